@@ -182,3 +182,27 @@ public class PipelineAlreadyStartedException : CheckpointException
     /// <summary>Gets the pipeline or iterator name.</summary>
     public string Name { get; }
 }
+
+/// <summary>
+/// A checkpoint does not fit what is being restored into it: it lacks a part for a registered checkpointable,
+/// holds parts for checkpointables that are not registered, or was saved by a differently built pipeline.
+/// Older checkpoints of the same chain would not fit either, so no fallback is attempted.
+/// </summary>
+public class CheckpointMismatchException : CheckpointException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="key">The checkpoint (manifest key or part name) that does not fit.</param>
+    /// <param name="mismatch">What differs, naming both sides.</param>
+    public CheckpointMismatchException(string key, string mismatch)
+        : base($"Checkpoint \"{key}\" does not match what is being restored: {mismatch}")
+    {
+        Key = key;
+        Mismatch = mismatch;
+    }
+
+    /// <summary>Gets the checkpoint that does not fit.</summary>
+    public string Key { get; }
+
+    /// <summary>Gets what differs.</summary>
+    public string Mismatch { get; }
+}

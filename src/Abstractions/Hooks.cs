@@ -75,11 +75,16 @@ public sealed class SessionRunContext
 {
     /// <summary>Creates a context.</summary>
     /// <param name="session">The session the step runs in.</param>
+    /// <param name="timestamp">
+    /// When the session reached this step boundary. Every hook sees the same value, so hooks with the same
+    /// seconds-based cadence trigger at the same steps.
+    /// </param>
     /// <exception cref="ArgumentNullException"><paramref name="session"/> is null.</exception>
-    public SessionRunContext(ITrainingSession session)
+    public SessionRunContext(ITrainingSession session, DateTimeOffset timestamp)
     {
         ArgumentNullException.ThrowIfNull(session);
         Session = session;
+        Timestamp = timestamp;
     }
 
     /// <summary>Gets the session.</summary>
@@ -87,6 +92,9 @@ public sealed class SessionRunContext
 
     /// <summary>Gets the session's global step (before the step in <c>BeforeRun</c>, after it in <c>AfterRun</c>).</summary>
     public long GlobalStep => Session.GlobalStep;
+
+    /// <summary>Gets when the session reached this step boundary (the same value for every hook called with this context).</summary>
+    public DateTimeOffset Timestamp { get; }
 
     /// <summary>Gets whether a hook has asked the session to stop.</summary>
     public bool StopRequested { get; private set; }

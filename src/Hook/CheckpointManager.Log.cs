@@ -1,0 +1,42 @@
+using Microsoft.Extensions.Logging;
+
+namespace InputPipeline.Checkpointing;
+
+public sealed partial class CheckpointManager
+{
+    private static partial class Log
+    {
+        [LoggerMessage(1000, LogLevel.Information, "Committed checkpoint {ManifestKey} of chain {Chain} at step {Step}: {PartCount} parts, {Bytes} bytes.")]
+        public static partial void Committed(ILogger logger, string chain, long step, string manifestKey, int partCount, long bytes);
+
+        [LoggerMessage(1001, LogLevel.Warning, "The state file {StateFileKey} of chain {Chain} is missing or damaged; rebuilding the list of checkpoints from the manifests in the store.")]
+        public static partial void RebuildingView(ILogger logger, string chain, string stateFileKey, Exception? exception);
+
+        [LoggerMessage(1002, LogLevel.Warning, "Skipping damaged manifest {ManifestKey} of chain {Chain} while rebuilding the list of checkpoints.")]
+        public static partial void SkippingDamagedManifest(ILogger logger, string chain, string manifestKey, Exception exception);
+
+        [LoggerMessage(1003, LogLevel.Warning, "Checkpoint {ManifestKey} of chain {Chain} at step {Step} cannot be restored; falling back to the previous retained checkpoint.")]
+        public static partial void FallingBack(ILogger logger, string chain, long step, string manifestKey, Exception exception);
+
+        [LoggerMessage(1004, LogLevel.Information, "Restored chain {Chain} from checkpoint {ManifestKey} at step {Step}.")]
+        public static partial void Restored(ILogger logger, string chain, long step, string manifestKey);
+
+        [LoggerMessage(1005, LogLevel.Warning, "Could not delete {Key} of chain {Chain} while applying retention; orphan collection will retry.")]
+        public static partial void RetentionDeleteFailed(ILogger logger, string chain, string key, Exception exception);
+
+        [LoggerMessage(1006, LogLevel.Information, "Collected {Count} orphaned objects of chain {Chain}.")]
+        public static partial void OrphansCollected(ILogger logger, string chain, int count);
+
+        [LoggerMessage(1007, LogLevel.Warning, "Orphan collection of chain {Chain} failed; it will be retried.")]
+        public static partial void OrphanCollectionFailed(ILogger logger, string chain, Exception exception);
+
+        [LoggerMessage(1008, LogLevel.Error, "Chain {Chain}: ownership lost; another writer committed to {StateFileKey}. This writer stops saving.")]
+        public static partial void OwnershipLost(ILogger logger, string chain, string stateFileKey);
+
+        [LoggerMessage(1009, LogLevel.Warning, "Chain {Chain}: the commit of {ManifestKey} failed before it was confirmed; the previous checkpoint stays the latest.")]
+        public static partial void CommitFailed(ILogger logger, string chain, string manifestKey, Exception exception);
+
+        [LoggerMessage(1010, LogLevel.Information, "Chain {Chain}: a commit whose response was lost turned out to have succeeded; resuming with it.")]
+        public static partial void CommitConfirmed(ILogger logger, string chain);
+    }
+}

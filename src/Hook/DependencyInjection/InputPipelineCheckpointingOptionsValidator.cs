@@ -1,0 +1,46 @@
+using Microsoft.Extensions.Options;
+
+namespace InputPipeline.Checkpointing;
+
+/// <summary>
+/// Validates <see cref="InputPipelineCheckpointingOptions"/> on start: the cadence (exactly one of SaveSteps/SaveSecs,
+/// positive), retention, worker identity, and that the provider is registered. Messages name the configuration key.
+/// </summary>
+public sealed class InputPipelineCheckpointingOptionsValidator : IValidateOptions<InputPipelineCheckpointingOptions>
+{
+    private readonly IEnumerable<InputStateStoreRegistration> _registrations;
+
+    /// <summary>Creates the validator.</summary>
+    /// <param name="registrations">The registered providers.</param>
+    public InputPipelineCheckpointingOptionsValidator(IEnumerable<InputStateStoreRegistration> registrations)
+    {
+        _registrations = registrations;
+    }
+
+    /// <inheritdoc/>
+    public ValidateOptionsResult Validate(string? name, InputPipelineCheckpointingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var failures = new List<string>();
+        try
+        {
+            options.ToHookOptions().Validate();
+        }
+        catch (CheckpointOptionsException ex)
+        {
+            failures.Add($"{InputPipelineCheckpointingOptions.SectionName}:{ex.Message}");
+        }
+
+        string[] registered = [.. _registrations.Select(r => r.ProviderName).Distinct(StringComparer.OrdinalIgnoreCase)];
+        if (string.IsNullOrWhiteSpace(options.Provider))
+        {
+            failures.Add($"{InputPipelineCheckpointingOptions.SectionName}:Provider: no provider is set; registered providers: {string.Join(", ", registered)}.");
+        }
+        else if (!registered.Contains(options.Provider, StringComparer.OrdinalIgnoreCase))
+        {
+            failures.Add($"{InputPipelineCheckpointingOptions.SectionName}:Provider: \"{options.Provider}\" is not a registered provider; registered providers: {string.Join(", ", registered)}. Add its package and call its Add…Store() on the builder AddInputPipelineCheckpointing returns.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

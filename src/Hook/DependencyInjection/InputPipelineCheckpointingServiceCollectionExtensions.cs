@@ -1,0 +1,133 @@
+using InputPipeline.Checkpointing;
+using InputPipeline.Checkpointing.Local;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers InputPipeline.Checkpointing in an <see cref="IServiceCollection"/>.</summary>
+public static class InputPipelineCheckpointingServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the input-pipeline checkpointing services with options bound from the
+    /// <c>InputPipelineCheckpointing</c> section of <paramref name="configuration"/>: the options and their validation on
+    /// start, the built-in <c>Local</c> provider (bound from <c>InputPipelineCheckpointing:Local</c>), the
+    /// <see cref="IInputStateStore"/> the <c>Provider</c> key selects, and <see cref="CheckpointInputPipelineHook"/> (transient:
+    /// one per training run). Calling it again is safe.
+    /// </summary>
+    /// <param name="services">The services.</param>
+    /// <param name="configuration">The application's configuration (its <c>InputPipelineCheckpointing</c> section is bound).</param>
+    /// <returns>A builder to add provider stores to, for example <c>.AddS3Store()</c>.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="configuration"/> is null.</exception>
+    public static IInputPipelineCheckpointingBuilder AddInputPipelineCheckpointing(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        IConfigurationSection section = configuration.GetSection(InputPipelineCheckpointingOptions.SectionName);
+        services.AddOptions<InputPipelineCheckpointingOptions>().Bind(section);
+        var builder = new Builder(services, section);
+        AddCore(builder);
+        services.AddOptions<LocalStoreOptions>().Bind(section.GetSection(LocalInputStateStore.LocalProviderName));
+        return builder;
+    }
+
+    /// <summary>Registers the input-pipeline checkpointing services with options set by <paramref name="configure"/>.</summary>
+    /// <param name="services">The services.</param>
+    /// <param name="configure">Sets the options.</param>
+    /// <param name="configureLocal">Sets the Local store's options; <see langword="null"/> (the default) keeps their defaults.</param>
+    /// <returns>A builder to add provider stores to.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="configure"/> is null.</exception>
+    public static IInputPipelineCheckpointingBuilder AddInputPipelineCheckpointing(this IServiceCollection services, Action<InputPipelineCheckpointingOptions> configure, Action<LocalStoreOptions>? configureLocal = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        services.AddOptions<InputPipelineCheckpointingOptions>().Configure(configure);
+        var builder = new Builder(services, null);
+        AddCore(builder);
+        if (configureLocal is not null)
+        {
+            services.AddOptions<LocalStoreOptions>().Configure(configureLocal);
+        }
+
+        return builder;
+    }
+
+    /// <summary>
+    /// Registers a store provider under <paramref name="providerName"/>; <c>InputPipelineCheckpointing:Provider</c>
+    /// selects among the registered ones. Provider packages call this from their own <c>Add…Store()</c>.
+    /// </summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="providerName">The provider name, compared case-insensitively.</param>
+    /// <param name="factory">Creates the store; called once, when the store is first resolved.</param>
+    /// <returns>The builder.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="builder"/> or <paramref name="factory"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="providerName"/> is null or empty.</exception>
+    public static IInputPipelineCheckpointingBuilder AddStore(this IInputPipelineCheckpointingBuilder builder, string providerName, Func<IServiceProvider, IInputStateStore> factory)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var registration = new InputStateStoreRegistration(providerName, factory);
+        // A second registration of the same provider replaces the first (so calling Add…Store() twice is safe).
+        ServiceDescriptor? existing = builder.Services.FirstOrDefault(d =>
+            d.ServiceType == typeof(InputStateStoreRegistration)
+            && d.ImplementationInstance is InputStateStoreRegistration r
+            && string.Equals(r.ProviderName, providerName, StringComparison.OrdinalIgnoreCase));
+        if (existing is not null)
+        {
+            builder.Services.Remove(existing);
+        }
+
+        builder.Services.AddSingleton(registration);
+        return builder;
+    }
+
+    private static void AddCore(Builder builder)
+    {
+        IServiceCollection services = builder.Services;
+        services.AddLogging();
+        services.AddOptions<InputPipelineCheckpointingOptions>().ValidateOnStart();
+        services.AddOptions<LocalStoreOptions>().Validate(
+            options =>
+            {
+                try
+                {
+                    options.Validate();
+                    return true;
+                }
+                catch (CheckpointOptionsException)
+                {
+                    return false;
+                }
+            },
+            "InputPipelineCheckpointing:Local: invalid options (Path must be set; LockTimeout and StaleTempFileAge must be positive).");
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<InputPipelineCheckpointingOptions>, InputPipelineCheckpointingOptionsValidator>());
+        builder.AddStore(LocalInputStateStore.LocalProviderName, sp => new LocalInputStateStore(sp.GetRequiredService<IOptions<LocalStoreOptions>>().Value));
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IInputStateStore>(CreateStore);
+        services.TryAddTransient(sp => new CheckpointInputPipelineHook(
+            sp.GetRequiredService<IInputStateStore>(),
+            sp.GetRequiredService<IOptions<InputPipelineCheckpointingOptions>>().Value.ToHookOptions(),
+            sp.GetService<ILoggerFactory>(),
+            sp.GetService<TimeProvider>()));
+    }
+
+    private static IInputStateStore CreateStore(IServiceProvider services)
+    {
+        InputPipelineCheckpointingOptions options = services.GetRequiredService<IOptions<InputPipelineCheckpointingOptions>>().Value;
+        InputStateStoreRegistration[] registrations = [.. services.GetServices<InputStateStoreRegistration>()];
+        InputStateStoreRegistration? chosen = registrations.LastOrDefault(r => string.Equals(r.ProviderName, options.Provider, StringComparison.OrdinalIgnoreCase));
+        return chosen is null
+            ? throw new CheckpointOptionsException(
+                $"{InputPipelineCheckpointingOptions.SectionName}:Provider",
+                $"\"{options.Provider}\" is not a registered provider; registered providers: {string.Join(", ", registrations.Select(r => r.ProviderName))}.")
+            : chosen.Factory(services);
+    }
+
+    private sealed class Builder(IServiceCollection services, IConfiguration? configuration) : IInputPipelineCheckpointingBuilder
+    {
+        public IServiceCollection Services { get; } = services;
+
+        public IConfiguration? Configuration { get; } = configuration;
+    }
+}

@@ -1,0 +1,327 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using InputPipeline.Checkpointing.Internal;
+using InputPipeline.Checkpointing.Local;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace InputPipeline.Checkpointing.Hosting;
+
+/// <summary>A model an <see cref="Estimator{TBatch}"/> trains and evaluates. Its state is checkpointed as <c>model.ckpt</c>.</summary>
+/// <typeparam name="TBatch">The batch type its input pipeline yields.</typeparam>
+public interface IEstimatorModel<TBatch> : ICheckpointable
+{
+    /// <summary>Trains on one batch.</summary>
+    /// <param name="batch">The batch.</param>
+    /// <param name="globalStep">The global step this training step becomes (1 for the first).</param>
+    /// <param name="cancellationToken">Cancels the step.</param>
+    /// <returns>A task.</returns>
+    ValueTask TrainStepAsync(TBatch batch, long globalStep, CancellationToken cancellationToken = default);
+
+    /// <summary>Evaluates on batches and returns named metrics.</summary>
+    /// <param name="batches">The evaluation batches.</param>
+    /// <param name="cancellationToken">Cancels the evaluation.</param>
+    /// <returns>The metrics, for example <c>loss</c>.</returns>
+    ValueTask<IReadOnlyDictionary<string, double>> EvaluateAsync(IAsyncEnumerable<TBatch> batches, CancellationToken cancellationToken = default);
+}
+
+/// <summary>What an input hook needs from an estimator: its run configuration, store and logging.</summary>
+public interface IEstimator
+{
+    /// <summary>Gets the run configuration.</summary>
+    RunConfig Config { get; }
+
+    /// <summary>Gets the store checkpoints go to (the model directory).</summary>
+    IInputStateStore Store { get; }
+
+    /// <summary>Gets the logger factory.</summary>
+    ILoggerFactory LoggerFactory { get; }
+
+    /// <summary>Gets the clock.</summary>
+    TimeProvider TimeProvider { get; }
+}
+
+/// <summary>The result of <see cref="Estimator{TBatch}.EvaluateAsync"/>.</summary>
+/// <param name="GlobalStep">The global step of the model evaluated.</param>
+/// <param name="Steps">The number of batches evaluated.</param>
+/// <param name="Metrics">The model's metrics.</param>
+public sealed record EvaluationResult(long GlobalStep, long Steps, IReadOnlyDictionary<string, double> Metrics);
+
+/// <summary>
+/// A small estimator host after TensorFlow's <c>tf.estimator.Estimator</c>: <see cref="TrainAsync"/> runs a monitored
+/// training session over an input function with the hooks given, and checkpoints the model (with the global step) as
+/// <c>model.ckpt</c> beside the input checkpoint; <see cref="EvaluateAsync"/> runs an evaluation input function without
+/// hooks.
+/// </summary>
+/// <remarks>
+/// On the first training call the estimator resumes: it restores the model at the latest step that both the model
+/// chain and the input chain have committed (or the latest model checkpoint when the input chain has none), so that an
+/// input hook in <see cref="InputRestoreMode.AtGlobalStep"/> mode restores the data stream at the same step.
+/// </remarks>
+/// <typeparam name="TBatch">The batch type.</typeparam>
+public sealed class Estimator<TBatch> : IEstimator, IDisposable
+{
+    /// <summary>The name the training iterator is registered under in the session's iterators.</summary>
+    public const string TrainingIteratorName = "iterator";
+
+    private readonly IEstimatorModel<TBatch> _model;
+    private readonly CheckpointManager _modelManager;
+    private readonly ILogger _logger;
+    private bool _resumed;
+
+    /// <summary>Creates an estimator.</summary>
+    /// <param name="model">The model.</param>
+    /// <param name="config">The run configuration; it must name a store or a model directory and exactly one cadence.</param>
+    /// <param name="loggerFactory">The logger factory; <see langword="null"/> (the default) logs nothing.</param>
+    /// <param name="timeProvider">The clock; <see langword="null"/> (the default) is <see cref="TimeProvider.System"/>.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="model"/> or <paramref name="config"/> is null.</exception>
+    /// <exception cref="CheckpointOptionsException">The configuration names neither a store nor a model directory, or its cadence or retention is invalid.</exception>
+    public Estimator(IEstimatorModel<TBatch> model, RunConfig config, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(config);
+        config.ToInputHookOptions().Validate();
+        _model = model;
+        Config = config;
+        Store = config.Store
+            ?? (string.IsNullOrWhiteSpace(config.ModelDirectory)
+                ? throw new CheckpointOptionsException(nameof(RunConfig.ModelDirectory), "a model directory or a store must be set.")
+                : new LocalInputStateStore(new LocalStoreOptions { Path = config.ModelDirectory }));
+        LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        TimeProvider = timeProvider ?? TimeProvider.System;
+        _logger = LoggerFactory.CreateLogger<Estimator<TBatch>>();
+        string modelChain = config.NumWorkerReplicas > 1
+            ? string.Create(CultureInfo.InvariantCulture, $"model_{config.TaskType}_{config.TaskId}")
+            : "model";
+        _modelManager = new CheckpointManager(
+            Store,
+            new CheckpointManagerOptions
+            {
+                Chain = modelChain,
+                StateFileKey = config.NumWorkerReplicas > 1 ? "checkpoint_" + modelChain : "checkpoint",
+                KeepMax = config.KeepCheckpointMax,
+            },
+            LoggerFactory.CreateLogger<CheckpointManager>(),
+            TimeProvider);
+    }
+
+    /// <inheritdoc/>
+    public RunConfig Config { get; }
+
+    /// <inheritdoc/>
+    public IInputStateStore Store { get; }
+
+    /// <inheritdoc/>
+    public ILoggerFactory LoggerFactory { get; }
+
+    /// <inheritdoc/>
+    public TimeProvider TimeProvider { get; }
+
+    /// <summary>Gets the global step the model is at.</summary>
+    public long GlobalStep { get; private set; }
+
+    /// <summary>Gets the manager of the model chain (<c>model.ckpt</c>, state file <c>checkpoint</c>).</summary>
+    public CheckpointManager ModelCheckpoints => _modelManager;
+
+    /// <summary>
+    /// Trains: restores the model on the first call, then runs steps over the iterator <paramref name="inputFn"/> returns,
+    /// registered as the session's only iterator, calling <paramref name="hooks"/> and checkpointing the model on the
+    /// configured cadence.
+    /// </summary>
+    /// <param name="inputFn">Creates the training input pipeline.</param>
+    /// <param name="hooks">Hooks to call, for example a <see cref="CheckpointInputPipelineHook"/>; <see langword="null"/> for none.</param>
+    /// <param name="steps">How many steps to run from the current global step; <see langword="null"/> to use <paramref name="maxSteps"/> or run until the input ends.</param>
+    /// <param name="maxSteps">The global step to stop at; ignored when <paramref name="steps"/> is set. If already reached, nothing runs.</param>
+    /// <param name="cancellationToken">Cancels training.</param>
+    /// <returns>The global step reached.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="inputFn"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> or <paramref name="maxSteps"/> is negative.</exception>
+    /// <exception cref="CheckpointException">Restoring or saving a checkpoint failed (see the hooks' failure policies).</exception>
+    public async Task<long> TrainAsync(Func<ICheckpointableIterator<TBatch>> inputFn, IEnumerable<ISessionRunHook>? hooks = null, long? steps = null, long? maxSteps = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(inputFn);
+        if (steps is < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(steps), steps, "Must not be negative.");
+        }
+
+        if (maxSteps is < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxSteps), maxSteps, "Must not be negative.");
+        }
+
+        await ResumeAsync(cancellationToken).ConfigureAwait(false);
+        long? lastStep = steps is { } n ? GlobalStep + n : maxSteps;
+        if (lastStep is { } last && GlobalStep >= last)
+        {
+            return GlobalStep;
+        }
+
+        var session = new TrainingSession(GlobalStep);
+        ICheckpointableIterator<TBatch> iterator = inputFn();
+        await using (iterator.ConfigureAwait(false))
+        {
+            session.Iterators.Add(TrainingIteratorName, iterator);
+            var modelHook = new ModelSaverHook(this);
+            await using (modelHook.ConfigureAwait(false))
+            {
+                var monitored = new MonitoredTrainingSession(session, [modelHook, .. hooks ?? []], TimeProvider);
+                try
+                {
+                    await monitored.RunAsync(
+                        async (context, ct) =>
+                        {
+                            if (!await iterator.MoveNextAsync(ct).ConfigureAwait(false))
+                            {
+                                return false;
+                            }
+
+                            await _model.TrainStepAsync(iterator.Current, context.GlobalStep + 1, ct).ConfigureAwait(false);
+                            return true;
+                        },
+                        lastStep,
+                        cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    GlobalStep = session.GlobalStep;
+                }
+            }
+        }
+
+        return GlobalStep;
+    }
+
+    /// <summary>Evaluates the model on the pipeline <paramref name="inputFn"/> returns, without hooks: nothing is restored into it or saved from it.</summary>
+    /// <param name="inputFn">Creates the evaluation input pipeline.</param>
+    /// <param name="steps">The most batches to evaluate; <see langword="null"/> (the default) evaluates until the input ends.</param>
+    /// <param name="cancellationToken">Cancels evaluation.</param>
+    /// <returns>The metrics and the global step they belong to.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="inputFn"/> is null.</exception>
+    public async Task<EvaluationResult> EvaluateAsync(Func<ICheckpointableIterator<TBatch>> inputFn, long? steps = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(inputFn);
+        await ResumeAsync(cancellationToken).ConfigureAwait(false);
+        ICheckpointableIterator<TBatch> iterator = inputFn();
+        await using (iterator.ConfigureAwait(false))
+        {
+            var counter = new StrongBox<long>();
+            IReadOnlyDictionary<string, double> metrics = await _model.EvaluateAsync(Batches(iterator, steps, counter, cancellationToken), cancellationToken).ConfigureAwait(false);
+            return new EvaluationResult(GlobalStep, counter.Value, metrics);
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => _modelManager.Dispose();
+
+    private static async IAsyncEnumerable<TBatch> Batches(ICheckpointableIterator<TBatch> iterator, long? steps, StrongBox<long> counter, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        while ((steps is null || counter.Value < steps) && await iterator.MoveNextAsync(cancellationToken).ConfigureAwait(false))
+        {
+            counter.Value++;
+            yield return iterator.Current;
+        }
+    }
+
+    private async Task ResumeAsync(CancellationToken cancellationToken)
+    {
+        if (_resumed)
+        {
+            return;
+        }
+
+        IReadOnlyList<CheckpointReference> models = await _modelManager.ListCheckpointsAsync(cancellationToken).ConfigureAwait(false);
+        if (models.Count > 0)
+        {
+            using var inputs = new CheckpointManager(Store, Config.ToInputHookOptions().ToManagerOptions(), null, TimeProvider);
+            IReadOnlyList<CheckpointReference> inputCheckpoints = await inputs.ListCheckpointsAsync(cancellationToken).ConfigureAwait(false);
+            var inputSteps = inputCheckpoints.Select(c => c.Step).ToHashSet();
+            CheckpointReference? common = models.Where(m => inputSteps.Contains(m.Step)).MaxBy(m => m.Step);
+            KeyValuePair<string, ICheckpointable>[] target = [new("model", _model)];
+            CheckpointReference restored = common is not null
+                ? await _modelManager.RestoreAsync(common.Step, target, cancellationToken).ConfigureAwait(false)
+                : (await _modelManager.RestoreLatestAsync(target, cancellationToken).ConfigureAwait(false))!;
+            GlobalStep = restored.Step;
+            EstimatorLog.ModelRestored(_logger, restored.Step, common is not null);
+        }
+
+        _resumed = true;
+    }
+
+    /// <summary>Saves the model on the run configuration's cadence, through the same commit protocol as the input.</summary>
+    private sealed class ModelSaverHook : SessionRunHook, IAsyncDisposable
+    {
+        private readonly Estimator<TBatch> _owner;
+        private readonly PeriodicSaver _saver;
+        private readonly KeyValuePair<string, ICheckpointable>[] _targets;
+        private bool _firstRun = true;
+
+        public ModelSaverHook(Estimator<TBatch> owner)
+        {
+            _owner = owner;
+            _targets = [new("model", owner._model)];
+            RunConfig config = owner.Config;
+            _saver = new PeriodicSaver(
+                owner._modelManager,
+                new StepOrSecondsTimer(config.SaveCheckpointsSteps, config.SaveCheckpointsSecs is { } s ? TimeSpan.FromSeconds(s) : null),
+                config.SaveInBackground,
+                config.OnSaveFailure,
+                (step, failures, ex) => EstimatorLog.ModelSaveFailed(owner._logger, step, failures, ex));
+        }
+
+        public override async ValueTask BeforeRunAsync(SessionRunContext context, CancellationToken cancellationToken = default)
+        {
+            if (!_firstRun)
+            {
+                return;
+            }
+
+            _firstRun = false;
+            IReadOnlyList<CheckpointReference> existing = await _owner._modelManager.ListCheckpointsAsync(cancellationToken).ConfigureAwait(false);
+            if (existing.Any(c => c.Step == context.GlobalStep))
+            {
+                _saver.MarkSaved(context.GlobalStep, context.Timestamp);
+                return;
+            }
+
+            await _saver.SaveAsync(context.GlobalStep, context.Timestamp, _targets, wait: true, cancellationToken).ConfigureAwait(false);
+        }
+
+        public override async ValueTask AfterRunAsync(SessionRunContext context, CancellationToken cancellationToken = default)
+        {
+            await _saver.ObserveCompletedAsync().ConfigureAwait(false);
+            if (_saver.ShouldTrigger(context.GlobalStep, context.Timestamp))
+            {
+                await _saver.SaveAsync(context.GlobalStep, context.Timestamp, _targets, wait: false, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        public override async ValueTask EndAsync(ITrainingSession session, CancellationToken cancellationToken = default)
+        {
+            if (_firstRun)
+            {
+                return;
+            }
+
+            if (_saver.LastCapturedStep != session.GlobalStep)
+            {
+                await _saver.SaveAsync(session.GlobalStep, _owner.TimeProvider.GetUtcNow(), _targets, wait: true, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await _saver.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        public ValueTask DisposeAsync() => _saver.DisposeAsync();
+    }
+}
+
+internal static partial class EstimatorLog
+{
+    [LoggerMessage(1150, LogLevel.Information, "Restored the model at step {Step} (aligned with an input checkpoint: {Aligned}).")]
+    public static partial void ModelRestored(ILogger logger, long step, bool aligned);
+
+    [LoggerMessage(1151, LogLevel.Error, "Saving the model checkpoint at step {Step} failed ({FailedSaves} failures so far).")]
+    public static partial void ModelSaveFailed(ILogger logger, long step, long failedSaves, Exception exception);
+}
