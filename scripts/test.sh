@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs the whole test suite the way CI does, on a fresh machine: restores, builds once in Release, runs every test
+# project, and prints one summary line "tests: N passed, N failed, N skipped". Exits non-zero when anything fails or
+# when any test was skipped (emulator-backed tests must run, never skip).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+configuration=${CONFIGURATION:-Release}
+results_dir=${TEST_RESULTS_DIR:-$(mktemp -d)}
+log="$results_dir/test-output.log"
+
+echo "== restore and build ($configuration)"
+dotnet build Sdk.sln -c "$configuration" -warnaserror -nologo -v minimal
+
+echo "== test"
+start=$(date +%s)
+set +e
+dotnet test Sdk.sln -c "$configuration" --no-build -nologo \
+  --logger "console;verbosity=minimal" \
+  --results-directory "$results_dir" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+elapsed=$(( $(date +%s) - start ))
+
+# Sum the per-project summaries ("Passed!  - Failed: 0, Passed: 12, Skipped: 0, Total: 12, Duration: ...").
+read -r passed failed skipped < <(python3 - "$log" <<'PY'
+import re, sys
+p = f = s = 0
+for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
+    m = re.search(r"Failed:\s*(\d+),\s*Passed:\s*(\d+),\s*Skipped:\s*(\d+)", line)
+    if m:
+        f += int(m.group(1)); p += int(m.group(2)); s += int(m.group(3))
+print(p, f, s)
+PY
+)
+echo "== test run took ${elapsed}s"
+echo "tests: ${passed} passed, ${failed} failed, ${skipped} skipped"
+if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ]; then
+  echo "FAILED: see the output above." >&2
+  exit 1
+fi
+if [ "$skipped" -ne 0 ]; then
+  echo "FAILED: ${skipped} tests were skipped; every test must run." >&2
+  exit 1
+fi
+if [ "$passed" -eq 0 ]; then
+  echo "FAILED: no test ran." >&2
+  exit 1
+fi
