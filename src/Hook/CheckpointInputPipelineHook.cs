@@ -23,7 +23,7 @@ namespace InputPipeline.Checkpointing;
 /// the training pipeline's checkpoint.
 /// </para>
 /// </remarks>
-public sealed partial class CheckpointInputPipelineHook : SessionRunHook, IAsyncDisposable
+public sealed partial class CheckpointInputPipelineHook : SessionRunHook, IAsyncDisposable, IDisposable
 {
     private readonly CheckpointInputPipelineHookOptions _options;
     private readonly ILogger _logger;
@@ -31,6 +31,7 @@ public sealed partial class CheckpointInputPipelineHook : SessionRunHook, IAsync
     private readonly bool _ownsManager;
     private ITrainingSession? _session;
     private bool _firstRun = true;
+    private int _disposed;
 
     /// <summary>Creates a hook that saves to <paramref name="store"/>.</summary>
     /// <param name="store">The store the input checkpoints go to.</param>
@@ -40,7 +41,7 @@ public sealed partial class CheckpointInputPipelineHook : SessionRunHook, IAsync
     /// <exception cref="ArgumentNullException"><paramref name="store"/> or <paramref name="options"/> is null.</exception>
     /// <exception cref="CheckpointOptionsException">Neither or both of SaveSteps and SaveSecs are set, or another option is out of range.</exception>
     public CheckpointInputPipelineHook(IInputStateStore store, CheckpointInputPipelineHookOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
-        : this(options, store, manager: null, loggerFactory, timeProvider)
+        : this(options, store ?? throw new ArgumentNullException(nameof(store)), manager: null, loggerFactory, timeProvider)
     {
     }
 
@@ -161,7 +162,6 @@ public sealed partial class CheckpointInputPipelineHook : SessionRunHook, IAsync
         }
 
         _session ??= context.Session;
-        _firstRun = false;
         IReadOnlyList<KeyValuePair<string, ICheckpointable>> iterators = context.Session.Iterators.ToList();
         if (iterators.Count == 0)
         {
@@ -174,11 +174,15 @@ public sealed partial class CheckpointInputPipelineHook : SessionRunHook, IAsync
             RestoredCheckpoint = restored;
             _saver.MarkSaved(context.GlobalStep, context.Timestamp);
             Log.Restored(_logger, Chain, restored.Step, iterators.Count);
-            return;
+        }
+        else
+        {
+            Log.SavingInitial(_logger, Chain, context.GlobalStep);
+            await _saver.SaveAsync(context.GlobalStep, context.Timestamp, iterators, wait: true, cancellationToken).ConfigureAwait(false);
         }
 
-        Log.SavingInitial(_logger, Chain, context.GlobalStep);
-        await _saver.SaveAsync(context.GlobalStep, context.Timestamp, iterators, wait: true, cancellationToken).ConfigureAwait(false);
+        // Only now: a restore that failed (for example, the store was unreachable) is attempted again by the next call.
+        _firstRun = false;
     }
 
     /// <summary>Saves when the step-or-seconds timer triggers; reports a failed background save per the failure policy.</summary>
@@ -212,26 +216,35 @@ public sealed partial class CheckpointInputPipelineHook : SessionRunHook, IAsync
             return;
         }
 
-        if (_saver.LastCapturedStep != session.GlobalStep)
+        // A save that failed at this very step (under LogAndContinue) is retried: only a committed save counts.
+        await _saver.FlushAsync(cancellationToken).ConfigureAwait(false);
+        if (_saver.LastCommittedStep != session.GlobalStep)
         {
             await _saver.SaveAsync(session.GlobalStep, TimeProvider.GetUtcNow(), session.Iterators.ToList(), wait: true, cancellationToken).ConfigureAwait(false);
         }
-        else
-        {
-            await _saver.FlushAsync(cancellationToken).ConfigureAwait(false);
-        }
     }
 
-    /// <summary>Abandons a save still in flight and releases the manager the hook created.</summary>
+    /// <summary>Abandons a save still in flight and releases the manager the hook created. Safe to call more than once.</summary>
     /// <returns>A task.</returns>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _saver.DisposeAsync().ConfigureAwait(false);
         if (_ownsManager)
         {
             Manager.Dispose();
         }
     }
+
+    /// <summary>
+    /// Abandons a save still in flight (waiting for it to observe the cancellation) and releases the manager the hook
+    /// created. Prefer <see cref="DisposeAsync"/>; safe to call more than once.
+    /// </summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     private async Task<CheckpointReference?> RestoreAsync(long globalStep, IReadOnlyList<KeyValuePair<string, ICheckpointable>> iterators, CancellationToken cancellationToken)
     {

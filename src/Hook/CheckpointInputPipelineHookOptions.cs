@@ -121,7 +121,7 @@ public sealed class CheckpointInputPipelineHookOptions
             throw new CheckpointOptionsException(nameof(TaskId), $"must not be negative (was {TaskId}).");
         }
 
-        if (NumWorkerReplicas > 1 && !StoreKey.IsValidName(Chain))
+        if (NumWorkerReplicas > 1 && (!StoreKey.IsValidName(TaskType) || !StoreKey.IsValidName(Chain)))
         {
             throw new CheckpointOptionsException(nameof(TaskType), $"\"{TaskType}\" does not make a valid chain name; use letters, digits, '_' and '-'.");
         }

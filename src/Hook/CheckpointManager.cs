@@ -35,6 +35,8 @@ public sealed partial class CheckpointManager : IDisposable
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Dictionary<string, CheckpointManifest> _manifestCache = new(StringComparer.Ordinal);
     private readonly HashSet<string> _ownManifests = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _newerFormatPrefixes = new(StringComparer.Ordinal);
+    private CheckpointFormatVersionException? _newerStateFile;
 
     private bool _viewLoaded;
     private bool _resyncNeeded;
@@ -279,6 +281,8 @@ public sealed partial class CheckpointManager : IDisposable
             await ResyncAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        ThrowIfNewerFormat();
+
         DateTimeOffset createdAt = _time.GetUtcNow();
         string saveId = RandomHex(6);
         string savePrefix = string.Create(CultureInfo.InvariantCulture, $"{ChainPrefix}{step}.{saveId}");
@@ -509,11 +513,12 @@ public sealed partial class CheckpointManager : IDisposable
         }
     }
 
-    private async Task<CheckpointReference> RestoreFirstSoundAsync(IReadOnlyList<CheckpointReference> candidates, IReadOnlyList<KeyValuePair<string, ICheckpointable>> targets, string failureSummary, CancellationToken cancellationToken)
+    private async Task<CheckpointReference> RestoreFirstSoundAsync(List<CheckpointReference> candidates, IReadOnlyList<KeyValuePair<string, ICheckpointable>> targets, string failureSummary, CancellationToken cancellationToken)
     {
         var failures = new List<Exception>();
-        foreach (CheckpointReference candidate in candidates)
+        for (int i = 0; i < candidates.Count; i++)
         {
+            CheckpointReference candidate = candidates[i];
             try
             {
                 await RestoreFromAsync(candidate, targets, cancellationToken).ConfigureAwait(false);
@@ -523,8 +528,12 @@ public sealed partial class CheckpointManager : IDisposable
             catch (CheckpointCorruptedException ex)
             {
                 failures.Add(ex);
-                Interlocked.Increment(ref _fallbackCount);
-                Log.FallingBack(_logger, Chain, candidate.Step, candidate.ManifestKey, ex);
+                if (i + 1 < candidates.Count)
+                {
+                    // Only a failure followed by another candidate is a fallback.
+                    Interlocked.Increment(ref _fallbackCount);
+                    Log.FallingBack(_logger, Chain, candidate.Step, candidate.ManifestKey, ex);
+                }
             }
         }
 
@@ -651,6 +660,7 @@ public sealed partial class CheckpointManager : IDisposable
             _resyncNeeded = true;
         }
 
+        _newerStateFile = damage as CheckpointFormatVersionException;
         if (state is not null)
         {
             _view = [.. state.Checkpoints];
@@ -687,6 +697,12 @@ public sealed partial class CheckpointManager : IDisposable
                 {
                     found.Add(new CheckpointReference { Step = manifest.Step, ManifestKey = info.Key, CreatedAt = manifest.CreatedAt });
                 }
+            }
+            catch (CheckpointFormatVersionException ex)
+            {
+                // Written by a newer SDK: never restored, retained or collected by this one.
+                _newerFormatPrefixes.Add(SavePrefixOf(info.Key) + ".");
+                Log.SkippingDamagedManifest(_logger, Chain, info.Key, ex);
             }
             catch (CheckpointCorruptedException ex)
             {
@@ -729,7 +745,8 @@ public sealed partial class CheckpointManager : IDisposable
 
     private async Task<IReadOnlyList<string>> CollectOrphansCoreAsync(bool dryRun, CancellationToken cancellationToken)
     {
-        string[] retainedPrefixes = [.. _view.Select(r => SavePrefixOf(r.ManifestKey) + ".")];
+        ThrowIfNewerFormat();
+        string[] retainedPrefixes = [.. _view.Select(r => SavePrefixOf(r.ManifestKey) + "."), .. _newerFormatPrefixes];
         DateTimeOffset cutoff = _time.GetUtcNow() - _options.OrphanGracePeriod;
         var orphans = new List<StoreObjectInfo>();
         await foreach (StoreObjectInfo info in _store.ListAsync(ChainPrefix, cancellationToken).ConfigureAwait(false))
@@ -804,6 +821,16 @@ public sealed partial class CheckpointManager : IDisposable
         using var buffer = new MemoryStream((int)Math.Max(0, read.RemainingLength));
         await read.Content.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
         return buffer.ToArray();
+    }
+
+    private void ThrowIfNewerFormat()
+    {
+        // A chain a newer SDK has written to is left alone: overwriting its state file or collecting its objects could
+        // destroy checkpoints this SDK cannot read.
+        if (_newerStateFile is { } newer)
+        {
+            throw new CheckpointFormatVersionException(newer.Key, newer.FoundVersion, newer.SupportedVersion);
+        }
     }
 
     private void ThrowIfOwnershipLost()

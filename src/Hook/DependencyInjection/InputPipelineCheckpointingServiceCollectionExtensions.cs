@@ -29,7 +29,6 @@ public static class InputPipelineCheckpointingServiceCollectionExtensions
         services.AddOptions<InputPipelineCheckpointingOptions>().Bind(section);
         var builder = new Builder(services, section);
         AddCore(builder);
-        services.AddOptions<LocalStoreOptions>().Bind(section.GetSection(LocalInputStateStore.LocalProviderName));
         return builder;
     }
 
@@ -48,37 +47,9 @@ public static class InputPipelineCheckpointingServiceCollectionExtensions
         AddCore(builder);
         if (configureLocal is not null)
         {
-            services.AddOptions<LocalStoreOptions>().Configure(configureLocal);
+            builder.AddLocalStore(configureLocal);
         }
 
-        return builder;
-    }
-
-    /// <summary>
-    /// Registers a store provider under <paramref name="providerName"/>; <c>InputPipelineCheckpointing:Provider</c>
-    /// selects among the registered ones. Provider packages call this from their own <c>Add…Store()</c>.
-    /// </summary>
-    /// <param name="builder">The builder.</param>
-    /// <param name="providerName">The provider name, compared case-insensitively.</param>
-    /// <param name="factory">Creates the store; called once, when the store is first resolved.</param>
-    /// <returns>The builder.</returns>
-    /// <exception cref="ArgumentNullException"><paramref name="builder"/> or <paramref name="factory"/> is null.</exception>
-    /// <exception cref="ArgumentException"><paramref name="providerName"/> is null or empty.</exception>
-    public static IInputPipelineCheckpointingBuilder AddStore(this IInputPipelineCheckpointingBuilder builder, string providerName, Func<IServiceProvider, IInputStateStore> factory)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        var registration = new InputStateStoreRegistration(providerName, factory);
-        // A second registration of the same provider replaces the first (so calling Add…Store() twice is safe).
-        ServiceDescriptor? existing = builder.Services.FirstOrDefault(d =>
-            d.ServiceType == typeof(InputStateStoreRegistration)
-            && d.ImplementationInstance is InputStateStoreRegistration r
-            && string.Equals(r.ProviderName, providerName, StringComparison.OrdinalIgnoreCase));
-        if (existing is not null)
-        {
-            builder.Services.Remove(existing);
-        }
-
-        builder.Services.AddSingleton(registration);
         return builder;
     }
 
@@ -87,22 +58,8 @@ public static class InputPipelineCheckpointingServiceCollectionExtensions
         IServiceCollection services = builder.Services;
         services.AddLogging();
         services.AddOptions<InputPipelineCheckpointingOptions>().ValidateOnStart();
-        services.AddOptions<LocalStoreOptions>().Validate(
-            options =>
-            {
-                try
-                {
-                    options.Validate();
-                    return true;
-                }
-                catch (CheckpointOptionsException)
-                {
-                    return false;
-                }
-            },
-            "InputPipelineCheckpointing:Local: invalid options (Path must be set; LockTimeout and StaleTempFileAge must be positive).");
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<InputPipelineCheckpointingOptions>, InputPipelineCheckpointingOptionsValidator>());
-        builder.AddStore(LocalInputStateStore.LocalProviderName, sp => new LocalInputStateStore(sp.GetRequiredService<IOptions<LocalStoreOptions>>().Value));
+        builder.AddLocalStore();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IInputStateStore>(CreateStore);
         services.TryAddTransient(sp => new CheckpointInputPipelineHook(

@@ -303,13 +303,10 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
                 return;
             }
 
-            if (_saver.LastCapturedStep != session.GlobalStep)
+            await _saver.FlushAsync(cancellationToken).ConfigureAwait(false);
+            if (_saver.LastCommittedStep != session.GlobalStep)
             {
                 await _saver.SaveAsync(session.GlobalStep, _owner.TimeProvider.GetUtcNow(), _targets, wait: true, cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                await _saver.FlushAsync(cancellationToken).ConfigureAwait(false);
             }
         }
 

@@ -14,6 +14,7 @@ internal sealed class PeriodicSaver : IAsyncDisposable
     private readonly CancellationTokenSource _lifetime = new();
     private (Task Save, long Step)? _inFlight;
     private long _failedSaves;
+    private int _disposed;
 
     public PeriodicSaver(CheckpointManager manager, StepOrSecondsTimer timer, bool background, SaveFailurePolicy policy, Action<long, long, Exception> onFailure)
     {
@@ -118,6 +119,11 @@ internal sealed class PeriodicSaver : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _lifetime.CancelAsync().ConfigureAwait(false);
         if (_inFlight is { } inFlight)
         {

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+
 namespace InputPipeline.Checkpointing;
 
 /// <summary>A store provider registered by name; <c>InputPipelineCheckpointing:Provider</c> selects one.</summary>
