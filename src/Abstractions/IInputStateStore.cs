@@ -9,6 +9,7 @@ namespace InputPipeline.Checkpointing;
 /// A provider implements only these primitives. Everything else — the commit protocol, retention, fallback and
 /// fencing — lives once in the checkpoint manager. Keys are relative, <c>/</c>-separated names that satisfy
 /// <see cref="StoreKey.Validate(string, string)"/>; a provider maps them under its own root, container or prefix.
+/// Callers never use one key as a <c>/</c>-prefix of another (<c>a</c> and <c>a/b</c>), which a file system cannot hold.
 /// </para>
 /// <para>
 /// Providers translate their SDK's failures: a failed write or delete condition becomes

@@ -8,13 +8,18 @@ public static class StoreKey
     /// <summary>The longest key accepted, in UTF-8 bytes (the limit of S3 and GCS object names, minus room for a prefix).</summary>
     public const int MaxKeyBytes = 900;
 
+    /// <summary>The longest key segment (between two <c>/</c>) accepted, in UTF-8 bytes: the file-name limit of common file systems.</summary>
+    public const int MaxSegmentBytes = 255;
+
     /// <summary>The longest checkpoint name (pipeline, chain or part name) accepted, in characters.</summary>
     public const int MaxNameLength = 100;
 
     /// <summary>
     /// Checks that <paramref name="key"/> is a relative, <c>/</c>-separated key: not empty, at most
-    /// <see cref="MaxKeyBytes"/> UTF-8 bytes, no leading or trailing <c>/</c>, no empty, <c>.</c> or <c>..</c> segment,
-    /// no backslash and no control character. Spaces and non-ASCII letters are allowed.
+    /// <see cref="MaxKeyBytes"/> UTF-8 bytes, segments of at most <see cref="MaxSegmentBytes"/> bytes, no leading or
+    /// trailing <c>/</c>, no empty, <c>.</c> or <c>..</c> segment, no backslash and no control character. Spaces and
+    /// non-ASCII letters are allowed. Characters Windows forbids in file names (<c>: * ? " &lt; &gt; |</c>) are not
+    /// rejected here, so such keys work on the cloud stores but not on a Local store on Windows.
     /// </summary>
     /// <param name="key">The key to check.</param>
     /// <param name="parameterName">The parameter name to report.</param>
@@ -99,6 +104,11 @@ public static class StoreKey
             if (segment is "." or "..")
             {
                 return "it contains a '.' or '..' segment";
+            }
+
+            if (Encoding.UTF8.GetByteCount(segment) > MaxSegmentBytes)
+            {
+                return $"a segment is longer than {MaxSegmentBytes} UTF-8 bytes";
             }
         }
 
