@@ -11,10 +11,24 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-HostApplicationBuilder builder = Host.CreateApplicationBuilder(args);
+// appsettings.json is read from the build output, so the sample runs the same from any directory; relative store
+// paths (Local:Path) still resolve against the current directory.
+HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+{
+    Args = args,
+    ContentRootPath = AppContext.BaseDirectory,
+});
 builder.Services.AddInputPipelineCheckpointing(builder.Configuration);
 using IHost host = builder.Build();
-await host.StartAsync(); // validates the InputPipelineCheckpointing options
+try
+{
+    await host.StartAsync(); // validates the InputPipelineCheckpointing options
+}
+catch (OptionsValidationException ex)
+{
+    Console.Error.WriteLine($"Invalid configuration: {ex.Message}");
+    return 2;
+}
 
 IConfiguration training = builder.Configuration.GetSection("Training");
 int stepsPerEval = training.GetValue("StepsPerEval", 100);
@@ -54,3 +68,4 @@ for (int round = 1; round <= maxRounds; round++)
 }
 
 await host.StopAsync();
+return 0;
