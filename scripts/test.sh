@@ -9,6 +9,17 @@ configuration=${CONFIGURATION:-Release}
 results_dir=${TEST_RESULTS_DIR:-$(mktemp -d)}
 log="$results_dir/test-output.log"
 
+echo "== emulators"
+# Azurite (Azure Blob) comes from npm, pinned with its lock file; the tests start it themselves on free ports.
+if [ -f tests/emulators/package.json ]; then
+  (cd tests/emulators && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# moto_server (S3) is Python's moto, preinstalled on this machine image; the S3 tests fail with a message if it is missing.
+if ! command -v moto_server >/dev/null 2>&1; then
+  echo "warning: moto_server is not on PATH; install it with 'pip install \"moto[server]\"' or the S3 tests will fail." >&2
+fi
+# The GCS emulator is this repository's tests/GcsEmulator, built with the solution and started in-process.
+
 echo "== restore and build ($configuration)"
 dotnet build Sdk.sln -c "$configuration" -warnaserror -nologo -v minimal
 

@@ -224,7 +224,8 @@ public sealed class OptionsTests
     [Fact]
     public void Validator_ReportsEveryProblemWithTheSectionPrefix()
     {
-        var validator = new InputPipelineCheckpointingOptionsValidator([new InputStateStoreRegistration("Local", _ => new InMemoryInputStateStore())]);
+        using var services = Microsoft.Extensions.DependencyInjection.ServiceCollectionContainerBuilderExtensions.BuildServiceProvider(new Microsoft.Extensions.DependencyInjection.ServiceCollection());
+        var validator = new InputPipelineCheckpointingOptionsValidator([new InputStateStoreRegistration("Local", _ => new InMemoryInputStateStore())], services);
 
         Microsoft.Extensions.Options.ValidateOptionsResult ok = validator.Validate(null, new InputPipelineCheckpointingOptions { SaveSteps = 1 });
         Microsoft.Extensions.Options.ValidateOptionsResult bad = validator.Validate(null, new InputPipelineCheckpointingOptions { SaveSteps = 1, KeepMax = 0, Provider = " " });
@@ -233,5 +234,31 @@ public sealed class OptionsTests
         Assert.True(bad.Failed);
         Assert.Contains(bad.Failures!, f => f.StartsWith("InputPipelineCheckpointing:KeepMax:", StringComparison.Ordinal));
         Assert.Contains(bad.Failures!, f => f.StartsWith("InputPipelineCheckpointing:Provider:", StringComparison.Ordinal) && f.Contains("Local", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Validator_RunsOnlyTheSelectedProvidersValidation()
+    {
+        using var services = Microsoft.Extensions.DependencyInjection.ServiceCollectionContainerBuilderExtensions.BuildServiceProvider(new Microsoft.Extensions.DependencyInjection.ServiceCollection());
+        int strictCalls = 0;
+        InputStateStoreRegistration[] registrations =
+        [
+            new("Local", _ => new InMemoryInputStateStore()),
+            new("Strict", _ => new InMemoryInputStateStore(), _ =>
+            {
+                strictCalls++;
+                return ["InputPipelineCheckpointing:Strict:Bucket: the bucket is not set."];
+            }),
+        ];
+        var validator = new InputPipelineCheckpointingOptionsValidator(registrations, services);
+
+        Microsoft.Extensions.Options.ValidateOptionsResult local = validator.Validate(null, new InputPipelineCheckpointingOptions { SaveSteps = 1, Provider = "Local" });
+        Assert.True(local.Succeeded);
+        Assert.Equal(0, strictCalls);
+
+        Microsoft.Extensions.Options.ValidateOptionsResult strict = validator.Validate(null, new InputPipelineCheckpointingOptions { SaveSteps = 1, Provider = "strict" });
+        Assert.True(strict.Failed);
+        Assert.Equal(1, strictCalls);
+        Assert.Contains("InputPipelineCheckpointing:Strict:Bucket: the bucket is not set.", strict.Failures!);
     }
 }

@@ -9,12 +9,15 @@ namespace InputPipeline.Checkpointing;
 public sealed class InputPipelineCheckpointingOptionsValidator : IValidateOptions<InputPipelineCheckpointingOptions>
 {
     private readonly IEnumerable<InputStateStoreRegistration> _registrations;
+    private readonly IServiceProvider _services;
 
     /// <summary>Creates the validator.</summary>
     /// <param name="registrations">The registered providers.</param>
-    public InputPipelineCheckpointingOptionsValidator(IEnumerable<InputStateStoreRegistration> registrations)
+    /// <param name="services">The services the selected provider's validation resolves its options from.</param>
+    public InputPipelineCheckpointingOptionsValidator(IEnumerable<InputStateStoreRegistration> registrations, IServiceProvider services)
     {
         _registrations = registrations;
+        _services = services;
     }
 
     /// <inheritdoc/>
@@ -39,6 +42,12 @@ public sealed class InputPipelineCheckpointingOptionsValidator : IValidateOption
         else if (!registered.Contains(options.Provider, StringComparer.OrdinalIgnoreCase))
         {
             failures.Add($"{InputPipelineCheckpointingOptions.SectionName}:Provider: \"{options.Provider}\" is not a registered provider; registered providers: {string.Join(", ", registered)}. Add its package and call its Add…Store() on the builder AddInputPipelineCheckpointing returns.");
+        }
+        else
+        {
+            // Only the selected provider's options must be complete.
+            InputStateStoreRegistration chosen = _registrations.Last(r => string.Equals(r.ProviderName, options.Provider, StringComparison.OrdinalIgnoreCase));
+            failures.AddRange(chosen.Validate(_services));
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

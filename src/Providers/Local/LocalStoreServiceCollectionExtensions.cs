@@ -10,8 +10,8 @@ public static class LocalStoreServiceCollectionExtensions
 {
     /// <summary>
     /// Registers the <c>Local</c> provider: <see cref="LocalStoreOptions"/> bound from the <c>Local</c> subsection of the
-    /// builder's configuration (<c>InputPipelineCheckpointing:Local</c>), validated on start with messages naming the
-    /// key, and a <see cref="LocalInputStateStore"/> created from them when <c>Provider</c> is <c>Local</c>.
+    /// builder's configuration (<c>InputPipelineCheckpointing:Local</c>), validated on start (when <c>Local</c> is the
+    /// selected provider) with messages naming the key, and a <see cref="LocalInputStateStore"/> created from them when <c>Provider</c> is <c>Local</c>.
     /// <c>AddInputPipelineCheckpointing</c> calls it already; calling it again is safe.
     /// </summary>
     /// <param name="builder">The builder <c>AddInputPipelineCheckpointing</c> returned.</param>
@@ -33,9 +33,11 @@ public static class LocalStoreServiceCollectionExtensions
             options.Configure(configure);
         }
 
-        options.ValidateOnStart();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LocalStoreOptions>, LocalStoreOptionsValidator>());
-        return builder.AddStore(LocalInputStateStore.LocalProviderName, sp => new LocalInputStateStore(sp.GetRequiredService<IOptions<LocalStoreOptions>>().Value));
+        return builder.AddStore(
+            LocalInputStateStore.LocalProviderName,
+            sp => new LocalInputStateStore(sp.GetRequiredService<IOptions<LocalStoreOptions>>().Value),
+            InputStateStoreRegistration.ValidateOptions<LocalStoreOptions>());
     }
 
     /// <summary>Marks that the configuration was bound once, so a second call does not bind it twice.</summary>
