@@ -241,6 +241,38 @@ public sealed partial class CheckpointManager : IDisposable
     }
 
     /// <summary>
+    /// Re-reads every part of <paramref name="checkpoint"/> and checks its length and checksum against the manifest,
+    /// without restoring anything.
+    /// </summary>
+    /// <param name="checkpoint">A checkpoint of this chain.</param>
+    /// <param name="cancellationToken">Cancels the verification.</param>
+    /// <returns>The verified manifest.</returns>
+    /// <exception cref="CheckpointCorruptedException">The manifest or a part is missing or damaged; the message names it.</exception>
+    /// <exception cref="CheckpointStoreException">The store is unreachable or refused a read.</exception>
+    public async Task<CheckpointManifest> VerifyAsync(CheckpointReference checkpoint, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        CheckpointManifest manifest = await ReadManifestAsync(checkpoint, cancellationToken).ConfigureAwait(false);
+        foreach (CheckpointPartInfo part in manifest.Parts)
+        {
+            if (!PartChecksum.IsSupported(part.Checksum))
+            {
+                throw new CheckpointCorruptedException(part.Key, $"unsupported checksum \"{part.Checksum}\".");
+            }
+
+            StoreReadResult read = await _store.ReadAsync(part.Key, 0, cancellationToken).ConfigureAwait(false)
+                ?? throw new CheckpointCorruptedException(part.Key, "the part is missing from the store.");
+            var verifying = new VerifyingReadStream(read.Content, part.Key, part.Length, part.Checksum);
+            await using (verifying.ConfigureAwait(false))
+            {
+                await verifying.DrainAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return manifest;
+    }
+
+    /// <summary>
     /// Deletes the chain's objects that no retained checkpoint references and that are older than the grace period:
     /// the leftovers of saves that crashed before their commit, or of retention deletes that failed.
     /// </summary>

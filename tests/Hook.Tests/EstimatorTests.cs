@@ -336,6 +336,71 @@ public sealed class EstimatorTests : IDisposable
         Assert.Throws<ArgumentNullException>(() => new CheckpointInputPipelineHook((IEstimator)null!));
     }
 
+    [Fact]
+    public async Task Resume_WithADamagedLatestInputCheckpoint_StepsBackToThePreviousCommonStep_AndTheStreamStillMatches()
+    {
+        (List<(long Step, long Batch)> reference, _) = await UninterruptedRunAsync(20);
+        var store = new InMemoryInputStateStore();
+        using (var estimator = new Estimator<long>(new LinearModel(), Config(store)))
+        {
+            await using var hook = new CheckpointInputPipelineHook(estimator);
+            await estimator.TrainAsync(() => new CountingIterator(), [hook], steps: 12);
+        }
+
+        CheckpointStateFile inputs = await Ckpt.ReadStateFileAsync(store);
+        CheckpointManifest latest = await Ckpt.ReadManifestAsync(store, inputs.Checkpoints[0].ManifestKey);
+        Assert.Equal(12, latest.Step);
+        store.Corrupt(latest.Parts[0].Key, b => { b[^1] ^= 0xFF; return b; });
+
+        var model = new LinearModel();
+        using var resumed = new Estimator<long>(model, Config(store));
+        await using var resumedHook = new CheckpointInputPipelineHook(resumed);
+        await resumed.TrainAsync(() => new CountingIterator(), [resumedHook], maxSteps: 20);
+
+        Assert.Equal(10, resumedHook.RestoredCheckpoint!.Step);
+        Assert.Equal(reference.Where(r => r.Step > 10), model.Trained);
+    }
+
+    [Fact]
+    public async Task Resume_WhenNoCommonStepIsSound_FailsClearlyInsteadOfLettingWeightsAndDataDisagree()
+    {
+        var store = new InMemoryInputStateStore();
+        using (var estimator = new Estimator<long>(new LinearModel(), Config(store)))
+        {
+            await using var hook = new CheckpointInputPipelineHook(estimator);
+            await estimator.TrainAsync(() => new CountingIterator(), [hook], steps: 7);
+        }
+
+        foreach (CheckpointReference checkpoint in (await Ckpt.ReadStateFileAsync(store)).Checkpoints)
+        {
+            CheckpointManifest manifest = await Ckpt.ReadManifestAsync(store, checkpoint.ManifestKey);
+            store.Corrupt(manifest.Parts[0].Key, b => b[..^1]);
+        }
+
+        using var resumed = new Estimator<long>(new LinearModel(), Config(store));
+        await using var resumedHook = new CheckpointInputPipelineHook(resumed);
+        var error = await Assert.ThrowsAsync<CheckpointNotFoundException>(() => resumed.TrainAsync(() => new CountingIterator(), [resumedHook], maxSteps: 20));
+
+        Assert.Contains("model", error.Message, StringComparison.Ordinal);
+        Assert.Contains("input", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Verify_PassesOnASoundCheckpoint_AndNamesTheDamagedPart()
+    {
+        var store = new InMemoryInputStateStore();
+        using var manager = Ckpt.Manager(store);
+        CheckpointReference checkpoint = await manager.SaveAsync(3, Ckpt.Bytes(("a", [1, 2, 3]), ("b", [4, 5, 6])));
+
+        CheckpointManifest verified = await manager.VerifyAsync(checkpoint);
+        store.Corrupt(verified.Parts[1].Key, b => { b[1] ^= 1; return b; });
+        var error = await Assert.ThrowsAsync<CheckpointCorruptedException>(() => manager.VerifyAsync(checkpoint));
+
+        Assert.Equal(2, verified.Parts.Count);
+        Assert.Equal(verified.Parts[1].Key, error.Key);
+        Assert.Contains("checksum", error.Message, StringComparison.Ordinal);
+    }
+
     private static RunConfig Config(IInputStateStore store) => new()
     {
         Store = store,

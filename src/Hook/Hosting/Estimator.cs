@@ -54,9 +54,11 @@ public sealed record EvaluationResult(long GlobalStep, long Steps, IReadOnlyDict
 /// hooks.
 /// </summary>
 /// <remarks>
-/// On the first training call the estimator resumes: it restores the model at the latest step that both the model
-/// chain and the input chain have committed (or the latest model checkpoint when the input chain has none), so that an
-/// input hook in <see cref="InputRestoreMode.AtGlobalStep"/> mode restores the data stream at the same step.
+/// On the first training call the estimator resumes: it restores the model at the newest step that both the model
+/// chain and the input chain have committed and whose two checkpoints verify (a damaged one moves the resume point back
+/// to the previous common step), or at the latest model checkpoint when the input chain has none, so that an input
+/// hook in <see cref="InputRestoreMode.AtGlobalStep"/> mode restores the data stream at the same step. When no common
+/// step is sound, training fails with <see cref="CheckpointNotFoundException"/> rather than letting them disagree.
 /// </remarks>
 /// <typeparam name="TBatch">The batch type.</typeparam>
 public sealed class Estimator<TBatch> : IEstimator, IDisposable
@@ -233,16 +235,44 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
         IReadOnlyList<CheckpointReference> models = await _modelManager.ListCheckpointsAsync(cancellationToken).ConfigureAwait(false);
         if (models.Count > 0)
         {
-            using var inputs = new CheckpointManager(Store, Config.ToInputHookOptions().ToManagerOptions(), null, TimeProvider);
-            IReadOnlyList<CheckpointReference> inputCheckpoints = await inputs.ListCheckpointsAsync(cancellationToken).ConfigureAwait(false);
-            var inputSteps = inputCheckpoints.Select(c => c.Step).ToHashSet();
-            CheckpointReference? common = models.Where(m => inputSteps.Contains(m.Step)).MaxBy(m => m.Step);
             KeyValuePair<string, ICheckpointable>[] target = [new("model", _model)];
-            CheckpointReference restored = common is not null
-                ? await _modelManager.RestoreAsync(common.Step, target, cancellationToken).ConfigureAwait(false)
-                : (await _modelManager.RestoreLatestAsync(target, cancellationToken).ConfigureAwait(false))!;
+            using var inputs = new CheckpointManager(Store, Config.ToInputHookOptions().ToManagerOptions(), LoggerFactory.CreateLogger<CheckpointManager>(), TimeProvider);
+            IReadOnlyList<CheckpointReference> inputCheckpoints = await inputs.ListCheckpointsAsync(cancellationToken).ConfigureAwait(false);
+            CheckpointReference? restored = null;
+            bool aligned = false;
+
+            // The newest step both chains committed whose two checkpoints are sound: a damaged checkpoint on either
+            // side moves the resume point back to the previous common step, so weights and data still agree.
+            foreach (CheckpointReference model in models.Where(m => inputCheckpoints.Any(i => i.Step == m.Step)).OrderByDescending(m => m.Step))
+            {
+                try
+                {
+                    await inputs.VerifyAsync(inputCheckpoints.First(i => i.Step == model.Step), cancellationToken).ConfigureAwait(false);
+                    restored = await _modelManager.RestoreAsync(model.Step, target, cancellationToken).ConfigureAwait(false);
+                    aligned = true;
+                    break;
+                }
+                catch (CheckpointCorruptedException ex)
+                {
+                    EstimatorLog.ResumePointDamaged(_logger, model.Step, ex);
+                }
+            }
+
+            if (restored is null && inputCheckpoints.Count == 0)
+            {
+                // No input checkpoint at all (the hook is new to this job): the model alone decides.
+                restored = await _modelManager.RestoreLatestAsync(target, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (restored is null)
+            {
+                throw new CheckpointNotFoundException(
+                    _modelManager.Chain,
+                    $"no step has a sound checkpoint in both the model chain (steps {string.Join(", ", models.Select(m => m.Step))}) and the input chain \"{inputs.Chain}\" (steps {string.Join(", ", inputCheckpoints.Select(i => i.Step))}); restoring the model alone would make weights and data disagree.");
+            }
+
             GlobalStep = restored.Step;
-            EstimatorLog.ModelRestored(_logger, restored.Step, common is not null);
+            EstimatorLog.ModelRestored(_logger, restored.Step, aligned);
         }
 
         _resumed = true;
@@ -318,6 +348,9 @@ internal static partial class EstimatorLog
 {
     [LoggerMessage(1150, LogLevel.Information, "Restored the model at step {Step} (aligned with an input checkpoint: {Aligned}).")]
     public static partial void ModelRestored(ILogger logger, long step, bool aligned);
+
+    [LoggerMessage(1152, LogLevel.Warning, "The checkpoints at step {Step} cannot be resumed from; trying the previous step both chains committed.")]
+    public static partial void ResumePointDamaged(ILogger logger, long step, Exception exception);
 
     [LoggerMessage(1151, LogLevel.Error, "Saving the model checkpoint at step {Step} failed ({FailedSaves} failures so far).")]
     public static partial void ModelSaveFailed(ILogger logger, long step, long failedSaves, Exception exception);
