@@ -1,0 +1,562 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using Azure;
+using Azure.Core;
+using Azure.Identity;
+using Azure.Storage;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using InputPipeline.Checkpointing.AzureBlob.Internal;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace InputPipeline.Checkpointing.AzureBlob;
+
+/// <summary>
+/// An <see cref="IInputStateStore"/> over a container of Azure Blob Storage (or Azurite), on Azure.Storage.Blobs.
+/// Each key is a block blob named <see cref="Prefix"/> + key; versions are the blobs' ETags.
+/// </summary>
+/// <remarks>
+/// <para>
+/// A create-only write sends <c>If-None-Match: *</c>, a compare-and-swap <c>If-Match: &lt;ETag&gt;</c>, and a conditional
+/// delete <c>If-Match</c>; a failed condition (409 <c>BlobAlreadyExists</c>, 412 <c>ConditionNotMet</c>) becomes
+/// <see cref="CheckpointConflictException"/>. Every other failure of the service or of the network, after the client's
+/// retries (<see cref="AzureBlobStoreOptions.MaxRetries"/>), becomes <see cref="CheckpointStoreException"/>; the SDK's
+/// exception is kept as the inner exception.
+/// </para>
+/// <para>
+/// Content up to <see cref="AzureBlobStoreOptions.InitialTransferSize"/> is uploaded in one request; larger content is
+/// staged as blocks of <see cref="AzureBlobStoreOptions.MaximumTransferSize"/>, at most
+/// <see cref="AzureBlobStoreOptions.MaximumConcurrency"/> at a time, and committed at once with the write's condition,
+/// so a reader never sees part of a write and a cancelled or failed upload leaves no visible blob (its uncommitted
+/// blocks are discarded by the service). Memory stays bounded whatever the content's length, also for a non-seekable
+/// stream of unknown length. Every request carries an MD5 of its content, which the service checks (CRC64, the SDK's
+/// other choice, is not supported by Azurite).
+/// </para>
+/// <para>
+/// A read streams the blob (from an offset with a <c>Range</c> request) and reports the ETag of exactly the content it
+/// streams: if the connection breaks, the SDK resumes with <c>If-Match</c> on that ETag, and a blob replaced meanwhile
+/// fails the read with <see cref="CheckpointStoreException"/> instead of mixing two versions.
+/// </para>
+/// <para>The store is thread-safe and holds no resources of its own, so it needs no disposal.</para>
+/// </remarks>
+public sealed partial class AzureBlobInputStateStore : IInputStateStore
+{
+    /// <summary>The provider name, <c>AzureBlob</c>: the value of <see cref="ProviderName"/> and of <c>InputPipelineCheckpointing:Provider</c> that selects this store.</summary>
+    public const string AzureBlobProviderName = "AzureBlob";
+
+    private const int MaxReadAttempts = 3;
+
+    private static readonly UploadTransferValidationOptions UploadValidation = new() { ChecksumAlgorithm = StorageChecksumAlgorithm.MD5 };
+    private static readonly DownloadTransferValidationOptions DownloadValidation = new() { ChecksumAlgorithm = StorageChecksumAlgorithm.None };
+
+    private readonly BlobContainerClient _container;
+    private readonly string _prefix;
+    private readonly bool _createContainerIfMissing;
+    private readonly StorageTransferOptions _transfer;
+    private readonly int _listPageSize;
+    private readonly string _location;
+    private readonly ILogger _logger;
+    private volatile bool _containerEnsured;
+
+    /// <summary>
+    /// Creates a store from <paramref name="options"/>: a client from <see cref="AzureBlobStoreOptions.ConnectionString"/>
+    /// or <see cref="AzureBlobStoreOptions.ServiceUri"/> (with its SAS, or <c>DefaultAzureCredential</c>), with the
+    /// configured retries.
+    /// </summary>
+    /// <param name="options">The options; validated here and not read again.</param>
+    /// <param name="loggerFactory">The logger factory; <see langword="null"/> (the default) logs nothing.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
+    /// <exception cref="CheckpointOptionsException">An option is missing, out of range or inconsistent; the message names its configuration key.</exception>
+    public AzureBlobInputStateStore(AzureBlobStoreOptions options, ILoggerFactory? loggerFactory = null)
+        : this(CreateContainerClient(options), options, loggerFactory)
+    {
+    }
+
+    /// <summary>
+    /// Creates a store that uses an application's own client: its credential, transport and retry policy apply, and
+    /// <see cref="AzureBlobStoreOptions.ConnectionString"/>, <see cref="AzureBlobStoreOptions.ServiceUri"/> and the retry
+    /// options are ignored.
+    /// </summary>
+    /// <param name="serviceClient">The client of the storage account.</param>
+    /// <param name="options">The options (container, prefix, transfer settings); validated here and not read again.</param>
+    /// <param name="loggerFactory">The logger factory; <see langword="null"/> (the default) logs nothing.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="serviceClient"/> or <paramref name="options"/> is null.</exception>
+    /// <exception cref="CheckpointOptionsException">An option is missing, out of range or inconsistent; the message names its configuration key.</exception>
+    public AzureBlobInputStateStore(BlobServiceClient serviceClient, AzureBlobStoreOptions options, ILoggerFactory? loggerFactory = null)
+        : this(ContainerOf(serviceClient, options), options, loggerFactory)
+    {
+    }
+
+    /// <summary>
+    /// Creates a store over a container client an application made itself (for example from a container SAS URI): its
+    /// credential, transport and retry policy apply, and <see cref="AzureBlobStoreOptions.Container"/> must name its container.
+    /// </summary>
+    /// <param name="containerClient">The client of the container.</param>
+    /// <param name="options">The options (container, prefix, transfer settings); validated here and not read again.</param>
+    /// <param name="loggerFactory">The logger factory; <see langword="null"/> (the default) logs nothing.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="containerClient"/> or <paramref name="options"/> is null.</exception>
+    /// <exception cref="CheckpointOptionsException">An option is missing, out of range or inconsistent, or the client is of another container; the message names the configuration key.</exception>
+    public AzureBlobInputStateStore(BlobContainerClient containerClient, AzureBlobStoreOptions options, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(containerClient);
+        ArgumentNullException.ThrowIfNull(options);
+        AzureBlobStoreOptionsValidator.ThrowIfInvalid(options, connectionRequired: false);
+        if (!string.Equals(containerClient.Name, options.Container, StringComparison.Ordinal))
+        {
+            throw new CheckpointOptionsException(
+                $"{AzureBlobStoreOptions.SectionName}:Container",
+                $"the client is of the container \"{containerClient.Name}\" but the option is \"{options.Container}\"; they must be the same.");
+        }
+
+        _container = containerClient;
+        _prefix = AzureBlobStoreOptions.NormalizePrefix(options.Prefix);
+        _createContainerIfMissing = options.CreateContainerIfMissing;
+        _transfer = new StorageTransferOptions
+        {
+            InitialTransferSize = options.InitialTransferSize,
+            MaximumTransferSize = options.MaximumTransferSize,
+            MaximumConcurrency = options.MaximumConcurrency,
+        };
+        _listPageSize = options.ListPageSize;
+        _location = containerClient.Uri.GetLeftPart(UriPartial.Path); // no query string: a SAS never appears in messages
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<AzureBlobInputStateStore>();
+    }
+
+    /// <inheritdoc/>
+    /// <value>Always <see cref="AzureBlobProviderName"/>.</value>
+    public string ProviderName => AzureBlobProviderName;
+
+    /// <summary>Gets the name of the container the store writes to.</summary>
+    public string ContainerName => _container.Name;
+
+    /// <summary>Gets the normalised prefix of every blob name: empty, or ending with <c>/</c>.</summary>
+    public string Prefix => _prefix;
+
+    /// <summary>
+    /// Writes <paramref name="content"/> to the blob of <paramref name="key"/> if <paramref name="condition"/> holds,
+    /// atomically: in one request, or as blocks committed at once with the condition.
+    /// </summary>
+    /// <param name="key">The object key; see <see cref="StoreKey.Validate(string, string)"/>.</param>
+    /// <param name="content">The content, read once from its current position to its end; it may be non-seekable and of unknown length. The store does not dispose it.</param>
+    /// <param name="condition">When the write may happen: always, only if the blob is absent (<c>If-None-Match: *</c>), or only if its ETag matches (<c>If-Match</c>).</param>
+    /// <param name="cancellationToken">Cancels the write; a cancelled write leaves no visible blob and keeps the previous one.</param>
+    /// <returns>The ETag of the blob written.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="content"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="key"/> is not a valid key, <paramref name="content"/> is not readable, or <paramref name="condition"/> is not a valid condition.</exception>
+    /// <exception cref="CheckpointConflictException">The condition did not hold (409 <c>BlobAlreadyExists</c>, 412 <c>ConditionNotMet</c>); nothing was written.</exception>
+    /// <exception cref="CheckpointStoreException">The service is unreachable, refused the write, or failed after the retries; or the container does not exist and <see cref="AzureBlobStoreOptions.CreateContainerIfMissing"/> is off.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public async Task<StoreVersion> WriteAsync(string key, Stream content, WriteCondition condition, CancellationToken cancellationToken = default)
+    {
+        BlobClient blob = GetBlob(key);
+        ArgumentNullException.ThrowIfNull(content);
+        if (!content.CanRead)
+        {
+            throw new ArgumentException("The content stream is not readable.", nameof(content));
+        }
+
+        BlobRequestConditions? conditions = condition.Kind switch
+        {
+            WriteConditionKind.None => null,
+            WriteConditionKind.IfAbsent => new BlobRequestConditions { IfNoneMatch = ETag.All },
+            WriteConditionKind.IfVersionMatches when !string.IsNullOrEmpty(condition.Version?.Value) => new BlobRequestConditions { IfMatch = ToETag(condition.Version!.Value.Value) },
+            _ => throw new ArgumentException($"The write condition {condition} is not valid.", nameof(condition)),
+        };
+        cancellationToken.ThrowIfCancellationRequested();
+
+        var options = new BlobUploadOptions
+        {
+            Conditions = conditions,
+            TransferOptions = _transfer,
+            TransferValidation = UploadValidation,
+        };
+        long? start = content.CanSeek ? content.Position : null;
+        if (_createContainerIfMissing && !_containerEnsured)
+        {
+            // Once per store: the content may be a pipe that cannot be read twice, so the container must exist first.
+            await EnsureContainerAsync("write", key, cancellationToken).ConfigureAwait(false);
+        }
+
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                Response<BlobContentInfo> response = await blob.UploadAsync(content, options, cancellationToken).ConfigureAwait(false);
+                return ToVersion(response.Value.ETag);
+            }
+            catch (RequestFailedException ex) when (AzureErrors.IsContainerNotFound(ex) && _createContainerIfMissing && attempt == 1)
+            {
+                // The container was deleted since it was ensured: create it again, and write again if the content can be rewound.
+                await EnsureContainerAsync("write", key, cancellationToken).ConfigureAwait(false);
+                if (start is null)
+                {
+                    throw new CheckpointStoreException(
+                        ProviderName,
+                        key,
+                        $"the container \"{ContainerName}\" at {_location} was missing (deleted after the store made sure of it); it has been created again, but the content stream cannot be rewound, so the write was not retried.",
+                        ex);
+                }
+
+                content.Position = start.Value;
+            }
+            catch (RequestFailedException ex) when (AzureErrors.IsConditionFailure(ex, condition))
+            {
+                throw new CheckpointConflictException(ProviderName, key, condition, ex);
+            }
+            catch (Exception ex) when (IsFailure(ex, cancellationToken))
+            {
+                throw Failure("write", key, ex, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Opens the blob of <paramref name="key"/> for reading, from <paramref name="offset"/> to its end.</summary>
+    /// <param name="key">The object key.</param>
+    /// <param name="offset">The first byte to return; 0 (the default) reads the whole blob. An offset at or past the end yields empty content.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>
+    /// The content and the metadata of exactly the version streamed (its ETag, full length and modification time), or
+    /// <see langword="null"/> when the blob does not exist. A failure while the content is read surfaces as
+    /// <see cref="CheckpointStoreException"/>. The caller disposes the result, which releases the connection.
+    /// </returns>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="key"/> is not a valid key.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="offset"/> is negative.</exception>
+    /// <exception cref="CheckpointStoreException">The service is unreachable, refused the read, or failed after the retries; or the container does not exist and <see cref="AzureBlobStoreOptions.CreateContainerIfMissing"/> is off.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public async Task<StoreReadResult?> ReadAsync(string key, long offset = 0, CancellationToken cancellationToken = default)
+    {
+        BlobClient blob = GetBlob(key);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        cancellationToken.ThrowIfCancellationRequested();
+        bool containerCreated = false;
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                (StoreReadResult? result, bool changed) = await ReadCoreAsync(blob, key, offset, cancellationToken).ConfigureAwait(false);
+                if (!changed)
+                {
+                    return result;
+                }
+
+                if (attempt >= MaxReadAttempts)
+                {
+                    throw new CheckpointStoreException(ProviderName, key, $"the blob in container \"{ContainerName}\" kept changing while it was read from offset {offset}.");
+                }
+
+                // The blob grew past the offset between the two requests: read again.
+            }
+            catch (RequestFailedException ex) when (AzureErrors.IsContainerNotFound(ex) && _createContainerIfMissing && !containerCreated)
+            {
+                await EnsureContainerAsync("read", key, cancellationToken).ConfigureAwait(false);
+                containerCreated = true;
+            }
+            catch (Exception ex) when (IsFailure(ex, cancellationToken))
+            {
+                throw Failure("read", key, ex, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Lists the blobs whose keys start with <paramref name="prefix"/>, paging through all of them (<see cref="AzureBlobStoreOptions.ListPageSize"/> per request).</summary>
+    /// <param name="prefix">A key prefix; the empty string lists every blob under <see cref="Prefix"/>.</param>
+    /// <param name="cancellationToken">Cancels the listing.</param>
+    /// <returns>The keys (without <see cref="Prefix"/>), lengths, ETags and modification times. Blobs whose names are not valid keys, and uncommitted blobs, are not listed.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="prefix"/> is null.</exception>
+    /// <exception cref="CheckpointStoreException">The service is unreachable, refused the listing, or failed after the retries; or the container does not exist and <see cref="AzureBlobStoreOptions.CreateContainerIfMissing"/> is off.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public IAsyncEnumerable<StoreObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        return ListCoreAsync(prefix, cancellationToken);
+    }
+
+    /// <summary>Deletes the blob of <paramref name="key"/> (and its snapshots), optionally only if its ETag is <paramref name="ifVersion"/>.</summary>
+    /// <param name="key">The object key.</param>
+    /// <param name="ifVersion">When set, delete only if the blob's current ETag matches (<c>If-Match</c>); <see langword="null"/> (the default) deletes unconditionally.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns><see langword="true"/> if a blob was deleted; <see langword="false"/> if it did not exist.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="key"/> is not a valid key.</exception>
+    /// <exception cref="CheckpointConflictException">The blob exists but its ETag differs from <paramref name="ifVersion"/> (412).</exception>
+    /// <exception cref="CheckpointStoreException">The service is unreachable, refused the delete, or failed after the retries; or the container does not exist and <see cref="AzureBlobStoreOptions.CreateContainerIfMissing"/> is off.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public async Task<bool> DeleteAsync(string key, StoreVersion? ifVersion = null, CancellationToken cancellationToken = default)
+    {
+        BlobClient blob = GetBlob(key);
+        cancellationToken.ThrowIfCancellationRequested();
+        BlobRequestConditions? conditions = string.IsNullOrEmpty(ifVersion?.Value) ? null : new BlobRequestConditions { IfMatch = ToETag(ifVersion.Value.Value) };
+        bool containerCreated = false;
+        while (true)
+        {
+            try
+            {
+                await blob.DeleteAsync(DeleteSnapshotsOption.IncludeSnapshots, conditions, cancellationToken).ConfigureAwait(false);
+                return true;
+            }
+            catch (RequestFailedException ex) when (AzureErrors.IsContainerNotFound(ex) && _createContainerIfMissing && !containerCreated)
+            {
+                await EnsureContainerAsync("delete", key, cancellationToken).ConfigureAwait(false);
+                containerCreated = true;
+            }
+            catch (RequestFailedException ex) when (AzureErrors.IsBlobNotFound(ex))
+            {
+                return false;
+            }
+            catch (RequestFailedException ex) when (ex.Status == 412 && conditions is not null)
+            {
+                // A failed If-Match: the blob has another ETag, or (on some servers) it does not exist at all.
+                if (!await ExistsAsync(blob, key, cancellationToken).ConfigureAwait(false))
+                {
+                    return false;
+                }
+
+                throw new CheckpointConflictException(ProviderName, key, WriteCondition.IfVersionMatches(ifVersion!.Value), ex);
+            }
+            catch (Exception ex) when (IsFailure(ex, cancellationToken))
+            {
+                throw Failure("delete", key, ex, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Returns a short description for messages: the provider, container and account endpoint (never a SAS).</summary>
+    /// <returns>For example <c>AzureBlob store, container "checkpoints" at https://account.blob.core.windows.net/checkpoints, prefix "jobs/"</c>.</returns>
+    public override string ToString() =>
+        $"{ProviderName} store, container \"{ContainerName}\" at {_location}{(_prefix.Length == 0 ? string.Empty : $", prefix \"{_prefix}\"")}";
+
+    internal static BlobClientOptions CreateClientOptions(AzureBlobStoreOptions options)
+    {
+        var clientOptions = new BlobClientOptions();
+        clientOptions.Retry.Mode = RetryMode.Exponential;
+        clientOptions.Retry.MaxRetries = options.MaxRetries;
+        clientOptions.Retry.Delay = options.RetryDelay;
+        clientOptions.Retry.MaxDelay = options.MaxRetryDelay;
+        clientOptions.Retry.NetworkTimeout = options.NetworkTimeout;
+        clientOptions.TransferValidation.Upload.ChecksumAlgorithm = StorageChecksumAlgorithm.MD5;
+        clientOptions.TransferValidation.Download.ChecksumAlgorithm = StorageChecksumAlgorithm.None;
+        return clientOptions;
+    }
+
+    private static BlobContainerClient CreateContainerClient(AzureBlobStoreOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        AzureBlobStoreOptionsValidator.ThrowIfInvalid(options, connectionRequired: true);
+        BlobClientOptions clientOptions = CreateClientOptions(options);
+        if (!string.IsNullOrWhiteSpace(options.ConnectionString))
+        {
+            return new BlobServiceClient(options.ConnectionString, clientOptions).GetBlobContainerClient(options.Container);
+        }
+
+        Uri uri = options.ServiceUri!;
+        bool sas = AzureBlobStoreOptions.HasSas(uri);
+        if (!string.IsNullOrEmpty(new BlobUriBuilder(uri).BlobContainerName))
+        {
+            return sas ? new BlobContainerClient(uri, clientOptions) : new BlobContainerClient(uri, new DefaultAzureCredential(), clientOptions);
+        }
+
+        BlobServiceClient service = sas ? new BlobServiceClient(uri, clientOptions) : new BlobServiceClient(uri, new DefaultAzureCredential(), clientOptions);
+        return service.GetBlobContainerClient(options.Container);
+    }
+
+    private static BlobContainerClient ContainerOf(BlobServiceClient serviceClient, AzureBlobStoreOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(serviceClient);
+        ArgumentNullException.ThrowIfNull(options);
+        AzureBlobStoreOptionsValidator.ThrowIfInvalid(options, connectionRequired: false);
+        return serviceClient.GetBlobContainerClient(options.Container);
+    }
+
+    private static StoreVersion ToVersion(ETag etag)
+    {
+        // Headers carry quoted ETags ("0x8DC…"), listings unquoted ones (0x8DC…): versions are the unquoted value.
+        string value = etag.ToString().Trim('"');
+        return new StoreVersion(value);
+    }
+
+    private static ETag ToETag(string version) => new($"\"{version.Trim('"')}\"");
+
+    private static bool IsFailure(Exception ex, CancellationToken cancellationToken) =>
+        AzureErrors.IsStoreFailure(ex) && !(ex is OperationCanceledException && cancellationToken.IsCancellationRequested);
+
+    private BlobClient GetBlob(string key)
+    {
+        StoreKey.Validate(key, nameof(key));
+        return _container.GetBlobClient(_prefix + key);
+    }
+
+    private async Task<(StoreReadResult? Result, bool Changed)> ReadCoreAsync(BlobClient blob, string key, long offset, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var options = new BlobDownloadOptions
+            {
+                // No Range for a whole read: "bytes=0-" would fail on an empty blob.
+                Range = offset == 0 ? default : new HttpRange(offset),
+                TransferValidation = DownloadValidation,
+            };
+            Response<BlobDownloadStreamingResult> response = await blob.DownloadStreamingAsync(options, cancellationToken).ConfigureAwait(false);
+            BlobDownloadDetails details = response.Value.Details;
+            var info = new StoreObjectInfo(key, TotalLength(details), ToVersion(details.ETag), details.LastModified);
+            var content = new TranslatingReadStream(response.Value.Content, ex => StoreFailure("read", key, ex));
+            return (new StoreReadResult(content, info, offset), false);
+        }
+        catch (RequestFailedException ex) when (AzureErrors.IsBlobNotFound(ex))
+        {
+            return (null, false);
+        }
+        catch (RequestFailedException ex) when (ex.Status == 416 && offset > 0)
+        {
+            // The offset is at or past the end: report the blob's metadata with empty content.
+            BlobProperties properties;
+            try
+            {
+                properties = (await blob.GetPropertiesAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).Value;
+            }
+            catch (RequestFailedException missing) when (AzureErrors.IsBlobNotFound(missing))
+            {
+                return (null, false);
+            }
+
+            if (properties.ContentLength > offset)
+            {
+                return (null, true);
+            }
+
+            var info = new StoreObjectInfo(key, properties.ContentLength, ToVersion(properties.ETag), properties.LastModified);
+            return (new StoreReadResult(new MemoryStream([], writable: false), info, offset), false);
+        }
+    }
+
+    private static long TotalLength(BlobDownloadDetails details)
+    {
+        // A ranged response says "bytes first-last/total"; a whole one has the full Content-Length.
+        string? range = details.ContentRange;
+        int slash = range?.LastIndexOf('/') ?? -1;
+        return slash >= 0 && long.TryParse(range.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out long total)
+            ? total
+            : details.ContentLength;
+    }
+
+    private async IAsyncEnumerable<StoreObjectInfo> ListCoreAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        string namePrefix = _prefix + prefix;
+        IAsyncEnumerator<Page<BlobItem>> pages = _container
+            .GetBlobsAsync(BlobTraits.None, BlobStates.None, namePrefix.Length == 0 ? null : namePrefix, cancellationToken)
+            .AsPages(continuationToken: null, pageSizeHint: _listPageSize)
+            .GetAsyncEnumerator(cancellationToken);
+        try
+        {
+            while (true)
+            {
+                bool more;
+                try
+                {
+                    more = await pages.MoveNextAsync().ConfigureAwait(false);
+                }
+                catch (RequestFailedException ex) when (AzureErrors.IsContainerNotFound(ex) && _createContainerIfMissing)
+                {
+                    // A container created now is empty: there is nothing to list.
+                    await EnsureContainerAsync("list", null, cancellationToken).ConfigureAwait(false);
+                    yield break;
+                }
+                catch (Exception ex) when (IsFailure(ex, cancellationToken))
+                {
+                    throw Failure("list", null, ex, cancellationToken);
+                }
+
+                if (!more)
+                {
+                    yield break;
+                }
+
+                foreach (BlobItem item in pages.Current.Values)
+                {
+                    if (!item.Name.StartsWith(_prefix, StringComparison.Ordinal) || item.Properties.ETag is not { } etag)
+                    {
+                        continue;
+                    }
+
+                    string key = item.Name[_prefix.Length..];
+                    if (!StoreKey.IsValid(key))
+                    {
+                        continue; // not written by a store (for example a "folder/" marker)
+                    }
+
+                    yield return new StoreObjectInfo(key, item.Properties.ContentLength ?? 0, ToVersion(etag), item.Properties.LastModified ?? DateTimeOffset.MinValue);
+                }
+            }
+        }
+        finally
+        {
+            await pages.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task<bool> ExistsAsync(BlobClient blob, string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await blob.GetPropertiesAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (RequestFailedException ex) when (AzureErrors.IsBlobNotFound(ex))
+        {
+            return false;
+        }
+        catch (Exception ex) when (IsFailure(ex, cancellationToken))
+        {
+            throw Failure("delete", key, ex, cancellationToken);
+        }
+    }
+
+    private async Task EnsureContainerAsync(string operation, string? key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            Response<BlobContainerInfo>? created = await _container.CreateIfNotExistsAsync(PublicAccessType.None, metadata: null, cancellationToken).ConfigureAwait(false);
+            if (created is not null)
+            {
+                Log.ContainerCreated(_logger, ContainerName, _location);
+            }
+
+            _containerEnsured = true;
+        }
+        catch (RequestFailedException ex) when (ex.Status == 403)
+        {
+            // A container SAS (or a role without container rights) cannot create containers: go on, and let the
+            // request itself tell whether the container exists.
+            Log.ContainerNotCreated(_logger, ContainerName, _location, AzureErrors.Describe(ex));
+            _containerEnsured = true;
+        }
+        catch (Exception ex) when (IsFailure(ex, cancellationToken))
+        {
+            throw Failure($"{operation} (creating the missing container)", key, ex, cancellationToken);
+        }
+    }
+
+    private Exception Failure(string operation, string? key, Exception ex, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            // The request failed because the caller cancelled it (the connection was aborted mid-transfer).
+            return new OperationCanceledException($"The {operation} was cancelled.", ex, cancellationToken);
+        }
+
+        return StoreFailure(operation, key, ex);
+    }
+
+    private CheckpointStoreException StoreFailure(string operation, string? key, Exception ex)
+    {
+        string message = ex is RequestFailedException notFound && AzureErrors.IsContainerNotFound(notFound)
+            ? _createContainerIfMissing
+                ? $"the container \"{ContainerName}\" does not exist at {_location}, and the credential may not create it; create it, or use a credential with account-level rights. ({AzureErrors.Describe(ex)})"
+                : $"the container \"{ContainerName}\" does not exist at {_location}; create it, or set {AzureBlobStoreOptions.SectionName}:CreateContainerIfMissing to true. ({AzureErrors.Describe(ex)})"
+            : $"the {operation} in container \"{ContainerName}\" at {_location} failed: {AzureErrors.Describe(ex)}.";
+        Log.RequestFailed(_logger, operation, key ?? string.Empty, ContainerName, AzureErrors.Describe(ex), ex);
+        return new CheckpointStoreException(ProviderName, key, message, ex);
+    }
+}
