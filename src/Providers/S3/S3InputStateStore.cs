@@ -1,0 +1,832 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using Amazon;
+using Amazon.Runtime;
+using Amazon.S3;
+using Amazon.S3.Model;
+using InputPipeline.Checkpointing.S3.Internal;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace InputPipeline.Checkpointing.S3;
+
+/// <summary>
+/// An <see cref="IInputStateStore"/> over an Amazon S3 bucket (or an S3-compatible service: MinIO, Ceph, Cloudflare R2,
+/// moto), on AWSSDK.S3. Each key is the object <c>&lt;Prefix&gt;&lt;key&gt;</c>; versions are ETags.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Conditions map to S3's conditional requests: a create-only write sends <c>If-None-Match: *</c>, a compare-and-swap
+/// <c>If-Match: &lt;ETag&gt;</c>; 412 <c>PreconditionFailed</c>, 409 <c>ConditionalRequestConflict</c> and (for a
+/// compare-and-swap) 404 on a missing key become <see cref="CheckpointConflictException"/>.
+/// </para>
+/// <para>
+/// The content length is not known in advance. The store reads up to <see cref="S3StoreOptions.MultipartThreshold"/>
+/// bytes into a pooled buffer; if the content ends there it is one <c>PutObject</c>, otherwise a multipart upload of
+/// pooled <see cref="S3StoreOptions.PartSize"/> buffers (one part uploads while the next fills) whose condition is
+/// sent on <c>CompleteMultipartUpload</c>, so no object is visible before the whole content is. Any failure or
+/// cancellation aborts the upload, leaving no parts behind.
+/// </para>
+/// <para>
+/// Identical content gives identical ETags (the MD5 of a single-request upload), so a compare-and-swap cannot tell a
+/// rewrite with the same bytes from no write; the checkpoint manager always changes the state file's content.
+/// </para>
+/// <para>The store is thread-safe. Dispose it to release the SDK client it created (a client it was given is not disposed).</para>
+/// </remarks>
+public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
+{
+    /// <summary>The provider name, <c>S3</c>: the value of <see cref="ProviderName"/> and of <c>InputPipelineCheckpointing:Provider</c> that selects this store.</summary>
+    public const string S3ProviderName = "S3";
+
+    /// <summary>
+    /// The service key, <c>InputPipelineCheckpointing:S3</c>, under which <c>AddS3Store()</c> looks for an
+    /// <see cref="IAmazonS3"/> the application registered as a keyed service, to use it instead of creating a client.
+    /// </summary>
+    public const string ClientServiceKey = "InputPipelineCheckpointing:S3";
+
+    /// <summary>The most parts a multipart upload may have: 10,000.</summary>
+    public const int MaxPartCount = 10_000;
+
+    private const string ContentType = "application/octet-stream";
+    private const int InitialBufferSize = 64 * 1024;
+    private const int MaxDeleteAttempts = 3;
+    private const int MaxReadAttempts = 3;
+    private const string AnyETag = "*";
+
+    private readonly IAmazonS3 _client;
+    private readonly bool _ownsClient;
+    private readonly string _bucket;
+    private readonly string _prefix;
+    private readonly int _threshold;
+    private readonly int _partSize;
+    private readonly bool _createBucketIfMissing;
+    private readonly ServerSideEncryptionMethod? _encryption;
+    private readonly string? _kmsKeyId;
+    private readonly ChecksumAlgorithm? _partChecksum;
+    private readonly int _attempts;
+    private readonly ILogger _logger;
+    private readonly Lock _bucketGate = new();
+    private Task? _bucketReady;
+
+    /// <summary>
+    /// Creates a store with its own SDK client, configured from <paramref name="options"/> (see
+    /// <see cref="CreateClientConfig"/>), with <paramref name="credentials"/> or else the standard AWS credential chain.
+    /// </summary>
+    /// <param name="options">The options; validated here and copied.</param>
+    /// <param name="credentials">The credentials; <see langword="null"/> (the default) resolves them with the standard AWS chain (or <see cref="S3StoreOptions.Profile"/>) on the first request.</param>
+    /// <param name="logger">The logger; <see langword="null"/> (the default) logs nothing.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
+    /// <exception cref="CheckpointOptionsException">An option is missing or invalid; the message names its key.</exception>
+    public S3InputStateStore(S3StoreOptions options, AWSCredentials? credentials = null, ILogger<S3InputStateStore>? logger = null)
+        : this(CreateClient(options, credentials), ownsClient: true, options, logger)
+    {
+    }
+
+    /// <summary>
+    /// Creates a store over an SDK client the application created (its endpoint, region, credentials and retry
+    /// settings apply; the endpoint, retry and checksum options in <paramref name="options"/> are not used).
+    /// The store does not dispose <paramref name="client"/>.
+    /// </summary>
+    /// <param name="client">The client.</param>
+    /// <param name="options">The options (bucket, prefix, bucket creation, encryption, multipart sizes); validated here and copied.</param>
+    /// <param name="logger">The logger; <see langword="null"/> (the default) logs nothing.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="client"/> or <paramref name="options"/> is null.</exception>
+    /// <exception cref="CheckpointOptionsException">An option is missing or invalid; the message names its key.</exception>
+    public S3InputStateStore(IAmazonS3 client, S3StoreOptions options, ILogger<S3InputStateStore>? logger = null)
+        : this(client ?? throw new ArgumentNullException(nameof(client)), ownsClient: false, options, logger)
+    {
+    }
+
+    private S3InputStateStore(IAmazonS3 client, bool ownsClient, S3StoreOptions options, ILogger? logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        S3StoreOptionsValidator.ThrowIfInvalid(options);
+        _client = client;
+        _ownsClient = ownsClient;
+        _bucket = options.Bucket!;
+        _prefix = options.NormalizedPrefix;
+        _threshold = options.MultipartThreshold;
+        _partSize = options.PartSize;
+        _createBucketIfMissing = options.CreateBucketIfMissing;
+        _encryption = S3StoreOptionsValidator.CanonicalEncryption(options.ServerSideEncryption) is { } sse ? ServerSideEncryptionMethod.FindValue(sse) : null;
+        _kmsKeyId = string.IsNullOrEmpty(options.KmsKeyId) ? null : options.KmsKeyId;
+        _partChecksum = options.RequestChecksumCalculation == RequestChecksumCalculation.WHEN_SUPPORTED ? ChecksumAlgorithm.CRC32 : null;
+        _attempts = (ownsClient ? options.MaxErrorRetry : client.Config.MaxErrorRetry) + 1;
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <inheritdoc/>
+    /// <value>Always <see cref="S3ProviderName"/>.</value>
+    public string ProviderName => S3ProviderName;
+
+    /// <summary>Gets the bucket.</summary>
+    public string BucketName => _bucket;
+
+    /// <summary>Gets the normalised key prefix every object lives under (empty, or ending with <c>/</c>).</summary>
+    public string Prefix => _prefix;
+
+    /// <summary>Gets the SDK client the store uses.</summary>
+    public IAmazonS3 Client => _client;
+
+    /// <summary>Creates the SDK client configuration <paramref name="options"/> describe: endpoint, region, path style, retries, timeouts, checksums and profile.</summary>
+    /// <param name="options">The options.</param>
+    /// <returns>A new configuration.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
+    /// <exception cref="CheckpointOptionsException">An option is missing or invalid; the message names its key.</exception>
+    public static AmazonS3Config CreateClientConfig(S3StoreOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        S3StoreOptionsValidator.ThrowIfInvalid(options);
+        var config = new AmazonS3Config
+        {
+            ForcePathStyle = options.ForcePathStyle,
+            MaxErrorRetry = options.MaxErrorRetry,
+            RetryMode = options.RetryMode,
+            Timeout = options.Timeout,
+            ConnectTimeout = options.ConnectTimeout,
+            RequestChecksumCalculation = options.RequestChecksumCalculation,
+            ResponseChecksumValidation = options.ResponseChecksumValidation,
+        };
+        if (options.Profile is { } profile)
+        {
+            config.Profile = new Profile(profile);
+        }
+
+        if (options.ServiceUrl is { } serviceUrl)
+        {
+            config.ServiceURL = serviceUrl.AbsoluteUri;
+            config.AuthenticationRegion = options.Region ?? RegionEndpoint.USEast1.SystemName;
+        }
+        else if (options.Region is { } region)
+        {
+            config.RegionEndpoint = RegionEndpoint.GetBySystemName(region);
+        }
+
+        return config;
+    }
+
+    /// <summary>
+    /// Writes <paramref name="content"/> to <paramref name="key"/> if <paramref name="condition"/> holds, atomically:
+    /// the object appears (or is replaced) only once the whole content is uploaded.
+    /// </summary>
+    /// <param name="key">The object key; see <see cref="StoreKey.Validate(string, string)"/>.</param>
+    /// <param name="content">The content, read once from its current position to its end; it may be non-seekable. The store does not dispose it.</param>
+    /// <param name="condition">When the write may happen: always, only if the key is absent, or only if its ETag matches.</param>
+    /// <param name="cancellationToken">Cancels the write; a cancelled write leaves no visible object and aborts its multipart upload.</param>
+    /// <returns>The ETag of the object written.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="content"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="key"/> is not a valid key, <paramref name="content"/> is not readable, or <paramref name="condition"/> is not a valid condition.</exception>
+    /// <exception cref="CheckpointConflictException">The condition did not hold; nothing was written.</exception>
+    /// <exception cref="CheckpointStoreException">
+    /// The bucket does not exist (and <see cref="S3StoreOptions.CreateBucketIfMissing"/> is off), access was denied, the
+    /// content needs more than <see cref="MaxPartCount"/> parts, or the service was unreachable or failed after the SDK's retries.
+    /// </exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public async Task<StoreVersion> WriteAsync(string key, Stream content, WriteCondition condition, CancellationToken cancellationToken = default)
+    {
+        string objectKey = ObjectKey(key);
+        ArgumentNullException.ThrowIfNull(content);
+        if (!content.CanRead)
+        {
+            throw new ArgumentException("The content stream is not readable.", nameof(content));
+        }
+
+        if (condition.Kind == WriteConditionKind.IfVersionMatches && string.IsNullOrEmpty(condition.Version?.Value))
+        {
+            throw new ArgumentException("A compare-and-swap condition needs a version.", nameof(condition));
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        await EnsureBucketAsync(key, cancellationToken).ConfigureAwait(false);
+
+        // Buffer up to the threshold to learn whether the content fits one request; the buffer grows as data comes.
+        using var first = new PooledBuffer(Math.Min(InitialBufferSize, _threshold));
+        if (await first.FillAsync(content, _threshold, grow: true, cancellationToken).ConfigureAwait(false))
+        {
+            return await PutAsync(key, objectKey, first, condition, cancellationToken).ConfigureAwait(false);
+        }
+
+        using var second = new PooledBuffer(_partSize);
+        bool ended = await second.FillAsync(content, _partSize, grow: false, cancellationToken).ConfigureAwait(false);
+        return second.Length == 0
+            ? await PutAsync(key, objectKey, first, condition, cancellationToken).ConfigureAwait(false) // exactly MultipartThreshold bytes
+            : await MultipartAsync(key, objectKey, content, condition, first, second, ended, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Opens <paramref name="key"/> for reading, from <paramref name="offset"/> to its end (a ranged <c>GetObject</c>).</summary>
+    /// <param name="key">The object key.</param>
+    /// <param name="offset">The first byte to return; 0 (the default) reads the whole object. An offset at or past the end yields empty content.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>The content and the metadata (ETag, full length, time) of exactly the object version returned, or <see langword="null"/> when the key does not exist. The caller disposes the result.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="key"/> is not a valid key.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="offset"/> is negative.</exception>
+    /// <exception cref="CheckpointStoreException">The bucket does not exist, access was denied, or the service was unreachable or failed after the SDK's retries. Reading the content can throw it too.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public async Task<StoreReadResult?> ReadAsync(string key, long offset = 0, CancellationToken cancellationToken = default)
+    {
+        string objectKey = ObjectKey(key);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        cancellationToken.ThrowIfCancellationRequested();
+        await EnsureBucketAsync(key, cancellationToken).ConfigureAwait(false);
+
+        var request = new GetObjectRequest { BucketName = _bucket, Key = objectKey };
+        if (offset > 0)
+        {
+            request.ByteRange = new ByteRange(string.Create(CultureInfo.InvariantCulture, $"bytes={offset}-"));
+        }
+
+        GetObjectResponse? response = null;
+        for (int attempt = 1; response is null; attempt++)
+        {
+            try
+            {
+                response = await _client.GetObjectAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (AmazonServiceException ex) when (S3Errors.IsNoSuchKey(ex))
+            {
+                return null;
+            }
+            catch (AmazonServiceException ex) when (offset > 0 && S3Errors.IsInvalidRange(ex))
+            {
+                // The offset is at or past the end: report the object's metadata with empty content.
+                GetObjectMetadataResponse? head = await HeadAsync(key, objectKey, cancellationToken).ConfigureAwait(false);
+                if (head is null)
+                {
+                    return null;
+                }
+
+                if (head.ContentLength <= offset)
+                {
+                    return new StoreReadResult(new MemoryStream([], writable: false), Info(key, head.ContentLength, head.ETag, head.LastModified), offset);
+                }
+
+                if (attempt == MaxReadAttempts)
+                {
+                    throw new CheckpointStoreException(ProviderName, key, $"the object in bucket \"{_bucket}\" was replaced {MaxReadAttempts} times while it was being read from offset {offset}.", ex);
+                }
+
+                // A longer object replaced it between the two requests: read again.
+            }
+            catch (Exception ex) when (S3Errors.IsStoreFailure(ex, cancellationToken))
+            {
+                throw Failure("GetObject", key, ex);
+            }
+        }
+
+        try
+        {
+            long length = TotalLength(response, offset);
+            StoreObjectInfo info = Info(key, length, response.ETag, response.LastModified);
+            return new StoreReadResult(new S3ReadStream(response, key, Math.Max(0, length - offset)), info, offset);
+        }
+        catch
+        {
+            response.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Lists the objects whose keys start with <paramref name="prefix"/> (<c>ListObjectsV2</c>, following continuation tokens through every page).</summary>
+    /// <param name="prefix">A key prefix; the empty string lists every object under <see cref="Prefix"/>.</param>
+    /// <param name="cancellationToken">Cancels the listing.</param>
+    /// <returns>The objects' keys, lengths, ETags and modification times. Objects under <see cref="Prefix"/> whose names are not valid keys (such as folder markers ending with <c>/</c>) are skipped.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="prefix"/> is null.</exception>
+    /// <exception cref="CheckpointStoreException">The bucket does not exist, access was denied, or the service was unreachable or failed after the SDK's retries.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public IAsyncEnumerable<StoreObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        return ListCoreAsync(prefix, cancellationToken);
+    }
+
+    /// <summary>
+    /// Deletes <paramref name="key"/>, optionally only if its ETag is <paramref name="ifVersion"/>: a <c>HEAD</c>, then a
+    /// <c>DeleteObject</c> with <c>If-Match</c> (the ETag required, or the one just read), so the answer says whether
+    /// this call deleted an object.
+    /// </summary>
+    /// <param name="key">The object key.</param>
+    /// <param name="ifVersion">When set, delete only if the object's ETag matches; <see langword="null"/> (the default) deletes unconditionally.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns><see langword="true"/> if an object was deleted; <see langword="false"/> if the key did not exist.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="key"/> is not a valid key.</exception>
+    /// <exception cref="CheckpointConflictException">The object exists but its ETag differs from <paramref name="ifVersion"/>.</exception>
+    /// <exception cref="CheckpointStoreException">The bucket does not exist, access was denied, or the service was unreachable or failed after the SDK's retries.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public async Task<bool> DeleteAsync(string key, StoreVersion? ifVersion = null, CancellationToken cancellationToken = default)
+    {
+        string objectKey = ObjectKey(key);
+        cancellationToken.ThrowIfCancellationRequested();
+        await EnsureBucketAsync(key, cancellationToken).ConfigureAwait(false);
+
+        if (ifVersion is { } version)
+        {
+            var condition = WriteCondition.IfVersionMatches(version);
+            GetObjectMetadataResponse? head = await HeadAsync(key, objectKey, cancellationToken).ConfigureAwait(false);
+            if (head is not null && !SameETag(head.ETag, version.Value))
+            {
+                throw new CheckpointConflictException(ProviderName, key, condition);
+            }
+
+            // The HEAD check also protects stores that ignore If-Match on DELETE; the If-Match closes the race where S3 honours it.
+            // A service that ignores If-Match answers 204 for a missing key too: only an object the HEAD saw counts as deleted.
+            return await DeleteIfMatchAsync(key, objectKey, version.Value, cancellationToken).ConfigureAwait(false) switch
+            {
+                DeleteOutcome.Deleted => head is not null,
+                DeleteOutcome.Missing => false,
+                _ => throw new CheckpointConflictException(ProviderName, key, condition),
+            };
+        }
+
+        for (int attempt = 1; attempt <= MaxDeleteAttempts; attempt++)
+        {
+            // Delete exactly the object seen, so that "true" means this call deleted it; "*" (absent) still reports a missing bucket.
+            GetObjectMetadataResponse? head = await HeadAsync(key, objectKey, cancellationToken).ConfigureAwait(false);
+            DeleteOutcome outcome = await DeleteIfMatchAsync(key, objectKey, head is null ? AnyETag : head.ETag, cancellationToken).ConfigureAwait(false);
+            if (outcome != DeleteOutcome.PreconditionFailed)
+            {
+                return outcome == DeleteOutcome.Deleted && head is not null;
+            }
+        }
+
+        // The object keeps changing (or the service does not take "If-Match: *"): delete whatever is there.
+        try
+        {
+            await _client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _bucket, Key = objectKey }, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex) when (S3Errors.IsStoreFailure(ex, cancellationToken))
+        {
+            throw Failure("DeleteObject", key, ex);
+        }
+    }
+
+    /// <summary>Disposes the SDK client if the store created it.</summary>
+    public void Dispose()
+    {
+        if (_ownsClient)
+        {
+            _client.Dispose();
+        }
+    }
+
+    private static AmazonS3Client CreateClient(S3StoreOptions options, AWSCredentials? credentials)
+    {
+        AmazonS3Config config = CreateClientConfig(options);
+        return credentials is null ? new AmazonS3Client(config) : new AmazonS3Client(credentials, config);
+    }
+
+    private async Task<StoreVersion> PutAsync(string key, string objectKey, PooledBuffer buffer, WriteCondition condition, CancellationToken cancellationToken)
+    {
+        using var body = new MemoryStream(buffer.Array, 0, buffer.Length, writable: false);
+        var request = new PutObjectRequest
+        {
+            BucketName = _bucket,
+            Key = objectKey,
+            InputStream = body,
+            AutoCloseStream = false,
+            ContentType = ContentType,
+        };
+        ApplyEncryption(request);
+        switch (condition.Kind)
+        {
+            case WriteConditionKind.IfAbsent:
+                request.IfNoneMatch = AnyETag;
+                break;
+            case WriteConditionKind.IfVersionMatches:
+                request.IfMatch = condition.Version!.Value.Value;
+                break;
+        }
+
+        try
+        {
+            PutObjectResponse response = await _client.PutObjectAsync(request, cancellationToken).ConfigureAwait(false);
+            return Version(key, response.ETag);
+        }
+        catch (AmazonServiceException ex) when (IsConditionFailure(ex, condition))
+        {
+            throw new CheckpointConflictException(ProviderName, key, condition, ex);
+        }
+        catch (Exception ex) when (S3Errors.IsStoreFailure(ex, cancellationToken))
+        {
+            throw Failure("PutObject", key, ex);
+        }
+    }
+
+    /// <summary>
+    /// Uploads <paramref name="first"/>, <paramref name="second"/> and the rest of <paramref name="content"/> as a multipart
+    /// upload whose completion carries the condition; aborts it on any failure or cancellation. The buffers stay owned
+    /// by the caller (disposing them twice is harmless).
+    /// </summary>
+    private async Task<StoreVersion> MultipartAsync(string key, string objectKey, Stream content, WriteCondition condition, PooledBuffer first, PooledBuffer second, bool ended, CancellationToken cancellationToken)
+    {
+        PooledBuffer current = first;
+        PooledBuffer? next = second;
+        PooledBuffer? spare = null;
+        string? uploadId = null;
+        Task<PartETag>? pending = null;
+        var parts = new List<PartETag>();
+        try
+        {
+            // Fail fast, before uploading anything, when the condition already does not hold.
+            await CheckConditionAsync(key, objectKey, condition, cancellationToken).ConfigureAwait(false);
+
+            var initiate = new InitiateMultipartUploadRequest { BucketName = _bucket, Key = objectKey, ContentType = ContentType, ChecksumAlgorithm = _partChecksum };
+            ApplyEncryption(initiate);
+            uploadId = (await CallAsync("CreateMultipartUpload", key, ct => _client.InitiateMultipartUploadAsync(initiate, ct), cancellationToken).ConfigureAwait(false)).UploadId;
+
+            // One part uploads while the next fills: at most two part buffers (plus the first part's) are held.
+            for (int partNumber = 1; ; partNumber++)
+            {
+                pending = UploadPartAsync(key, objectKey, uploadId, partNumber, current, cancellationToken);
+                if (next is null && !ended)
+                {
+                    next = spare ?? new PooledBuffer(_partSize);
+                    spare = null;
+                    next.Length = 0;
+                    ended = await next.FillAsync(content, _partSize, grow: false, cancellationToken).ConfigureAwait(false);
+                }
+
+                parts.Add(await pending.ConfigureAwait(false));
+                pending = null;
+                if (next is null || next.Length == 0)
+                {
+                    break;
+                }
+
+                if (partNumber + 1 > MaxPartCount)
+                {
+                    throw new CheckpointStoreException(ProviderName, key, $"the content needs more than {MaxPartCount} parts; raise {S3StoreOptions.SectionPath}:PartSize (now {_partSize} bytes).");
+                }
+
+                // The buffer just uploaded is filled again next (the first part's only if it holds a whole part).
+                if (current.Array.Length >= _partSize)
+                {
+                    spare = current;
+                }
+                else
+                {
+                    current.Dispose();
+                }
+
+                current = next;
+                next = null;
+            }
+
+            await CheckConditionBeforeCompleteAsync(key, objectKey, condition, cancellationToken).ConfigureAwait(false);
+            var complete = new CompleteMultipartUploadRequest { BucketName = _bucket, Key = objectKey, UploadId = uploadId, PartETags = parts };
+            switch (condition.Kind)
+            {
+                case WriteConditionKind.IfAbsent:
+                    complete.IfNoneMatch = AnyETag;
+                    break;
+                case WriteConditionKind.IfVersionMatches:
+                    complete.IfMatch = condition.Version!.Value.Value;
+                    break;
+            }
+
+            CompleteMultipartUploadResponse completed = await CallAsync("CompleteMultipartUpload", key, ct => _client.CompleteMultipartUploadAsync(complete, ct), cancellationToken, condition).ConfigureAwait(false);
+            uploadId = null;
+            return Version(key, completed.ETag);
+        }
+        finally
+        {
+            if (pending is not null)
+            {
+                // Let a part upload in flight finish (or fail) before aborting, and before its buffer goes back to the pool.
+                try
+                {
+                    await pending.ConfigureAwait(false);
+                }
+#pragma warning disable CA1031 // The write already fails for its own reason; this only waits for the part.
+                catch (Exception)
+#pragma warning restore CA1031
+                {
+                }
+            }
+
+            if (uploadId is not null)
+            {
+                await AbortAsync(key, objectKey, uploadId, parts.Count).ConfigureAwait(false);
+            }
+
+            current.Dispose();
+            next?.Dispose();
+            spare?.Dispose();
+        }
+    }
+
+    private async Task<PartETag> UploadPartAsync(string key, string objectKey, string uploadId, int partNumber, PooledBuffer buffer, CancellationToken cancellationToken)
+    {
+        using var body = new MemoryStream(buffer.Array, 0, buffer.Length, writable: false);
+        var request = new UploadPartRequest
+        {
+            BucketName = _bucket,
+            Key = objectKey,
+            UploadId = uploadId,
+            PartNumber = partNumber,
+            PartSize = buffer.Length,
+            InputStream = body,
+            ChecksumAlgorithm = _partChecksum,
+        };
+        UploadPartResponse response = await CallAsync("UploadPart", key, ct => _client.UploadPartAsync(request, ct), cancellationToken).ConfigureAwait(false);
+        return new PartETag(response) { PartNumber = partNumber };
+    }
+
+    private async Task AbortAsync(string key, string objectKey, string uploadId, int parts)
+    {
+        try
+        {
+            // Not cancellable: a cancelled write must not leave its parts behind.
+            await _client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = _bucket, Key = objectKey, UploadId = uploadId }, CancellationToken.None).ConfigureAwait(false);
+            Log.MultipartAborted(_logger, uploadId, key, _bucket, parts);
+        }
+        catch (AmazonServiceException ex) when (ex.ErrorCode == "NoSuchUpload")
+        {
+            // Already gone.
+        }
+        catch (Exception ex) when (S3Errors.IsStoreFailure(ex, CancellationToken.None))
+        {
+            Log.MultipartAbortFailed(_logger, uploadId, key, _bucket, ex);
+        }
+    }
+
+    /// <summary>Checks a write condition with a HEAD, so that a multipart upload that cannot succeed uploads nothing.</summary>
+    private async Task CheckConditionAsync(string key, string objectKey, WriteCondition condition, CancellationToken cancellationToken)
+    {
+        if (condition.Kind == WriteConditionKind.None)
+        {
+            return;
+        }
+
+        GetObjectMetadataResponse? head = await HeadAsync(key, objectKey, cancellationToken).ConfigureAwait(false);
+        bool holds = condition.Kind == WriteConditionKind.IfAbsent
+            ? head is null
+            : head is not null && SameETag(head.ETag, condition.Version!.Value.Value);
+        if (!holds)
+        {
+            throw new CheckpointConflictException(ProviderName, key, condition);
+        }
+    }
+
+    /// <summary>
+    /// Checks a compare-and-swap again just before completing: Amazon S3 enforces If-Match on
+    /// CompleteMultipartUpload, but some S3-compatible services (moto among them) ignore it there.
+    /// </summary>
+    private Task CheckConditionBeforeCompleteAsync(string key, string objectKey, WriteCondition condition, CancellationToken cancellationToken) =>
+        condition.Kind == WriteConditionKind.IfVersionMatches ? CheckConditionAsync(key, objectKey, condition, cancellationToken) : Task.CompletedTask;
+
+    private async Task<GetObjectMetadataResponse?> HeadAsync(string key, string objectKey, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _client.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = _bucket, Key = objectKey }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AmazonServiceException ex) when (S3Errors.IsNoSuchKey(ex))
+        {
+            return null;
+        }
+        catch (Exception ex) when (S3Errors.IsStoreFailure(ex, cancellationToken))
+        {
+            throw Failure("HeadObject", key, ex);
+        }
+    }
+
+    private async Task<DeleteOutcome> DeleteIfMatchAsync(string key, string objectKey, string eTag, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _bucket, Key = objectKey, IfMatch = eTag }, cancellationToken).ConfigureAwait(false);
+            return DeleteOutcome.Deleted;
+        }
+        catch (AmazonServiceException ex) when (S3Errors.IsNoSuchKey(ex))
+        {
+            return DeleteOutcome.Missing;
+        }
+        catch (AmazonServiceException ex) when (S3Errors.IsPreconditionFailed(ex))
+        {
+            return DeleteOutcome.PreconditionFailed;
+        }
+        catch (Exception ex) when (S3Errors.IsStoreFailure(ex, cancellationToken))
+        {
+            throw Failure("DeleteObject", key, ex);
+        }
+    }
+
+    private async IAsyncEnumerable<StoreObjectInfo> ListCoreAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        await EnsureBucketAsync(null, cancellationToken).ConfigureAwait(false);
+        var request = new ListObjectsV2Request { BucketName = _bucket, Prefix = _prefix + prefix };
+        do
+        {
+            ListObjectsV2Response page;
+            try
+            {
+                page = await _client.ListObjectsV2Async(request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (S3Errors.IsStoreFailure(ex, cancellationToken))
+            {
+                throw Failure($"ListObjectsV2 of prefix \"{prefix}\"", null, ex);
+            }
+
+            foreach (S3Object item in page.S3Objects ?? [])
+            {
+                if (item.Key is null || !item.Key.StartsWith(_prefix, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                string key = item.Key[_prefix.Length..];
+                if (StoreKey.IsValid(key) && key.StartsWith(prefix, StringComparison.Ordinal))
+                {
+                    yield return Info(key, item.Size ?? 0, item.ETag, item.LastModified);
+                }
+            }
+
+            request.ContinuationToken = page.IsTruncated == true ? page.NextContinuationToken : null;
+        }
+        while (!string.IsNullOrEmpty(request.ContinuationToken));
+    }
+
+    private async Task<T> CallAsync<T>(string operation, string key, Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken, WriteCondition? condition = null)
+    {
+        try
+        {
+            return await call(cancellationToken).ConfigureAwait(false);
+        }
+        catch (AmazonServiceException ex) when (condition is { } c && IsConditionFailure(ex, c))
+        {
+            throw new CheckpointConflictException(ProviderName, key, c, ex);
+        }
+        catch (Exception ex) when (S3Errors.IsStoreFailure(ex, cancellationToken))
+        {
+            throw Failure(operation, key, ex);
+        }
+    }
+
+    private Task EnsureBucketAsync(string? key, CancellationToken cancellationToken)
+    {
+        if (!_createBucketIfMissing)
+        {
+            return Task.CompletedTask;
+        }
+
+        Task ready;
+        lock (_bucketGate)
+        {
+            if (_bucketReady is null || _bucketReady.IsFaulted || _bucketReady.IsCanceled)
+            {
+                // Shared by every caller, so not cancellable by one of them; a failure is retried by the next call.
+                _bucketReady = CreateBucketIfMissingAsync(key);
+            }
+
+            ready = _bucketReady;
+        }
+
+        return ready.IsCompletedSuccessfully ? Task.CompletedTask : ready.WaitAsync(cancellationToken);
+    }
+
+    private async Task CreateBucketIfMissingAsync(string? key)
+    {
+        try
+        {
+            await _client.HeadBucketAsync(new HeadBucketRequest { BucketName = _bucket }, CancellationToken.None).ConfigureAwait(false);
+            return;
+        }
+        catch (AmazonServiceException ex) when (ex.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            // Missing: create it below.
+        }
+        catch (AmazonServiceException ex) when (ex.StatusCode == System.Net.HttpStatusCode.Forbidden)
+        {
+            return; // It exists, but this identity may not list it; object requests will tell.
+        }
+        catch (Exception ex) when (S3Errors.IsStoreFailure(ex, CancellationToken.None))
+        {
+            throw Failure("HeadBucket", key, ex);
+        }
+
+        try
+        {
+            var request = new PutBucketRequest { BucketName = _bucket };
+            string region = _client.Config.RegionEndpoint?.SystemName ?? _client.Config.AuthenticationRegion ?? RegionEndpoint.USEast1.SystemName;
+            if (region != RegionEndpoint.USEast1.SystemName)
+            {
+                request.BucketRegionName = region;
+            }
+
+            await _client.PutBucketAsync(request, CancellationToken.None).ConfigureAwait(false);
+            Log.BucketCreated(_logger, _bucket);
+        }
+        catch (AmazonServiceException ex) when (ex.ErrorCode == "BucketAlreadyOwnedByYou")
+        {
+            // Created meanwhile by another writer.
+        }
+        catch (AmazonServiceException ex) when (ex.ErrorCode == "BucketAlreadyExists")
+        {
+            throw new CheckpointStoreException(ProviderName, key, $"the bucket \"{_bucket}\" does not exist in this account and its name is taken by another account; choose another {S3StoreOptions.SectionPath}:Bucket.", ex);
+        }
+        catch (Exception ex) when (S3Errors.IsStoreFailure(ex, CancellationToken.None))
+        {
+            throw Failure("CreateBucket", key, ex);
+        }
+    }
+
+    private void ApplyEncryption(PutObjectRequest request)
+    {
+        if (_encryption is not null)
+        {
+            request.ServerSideEncryptionMethod = _encryption;
+            request.ServerSideEncryptionKeyManagementServiceKeyId = _kmsKeyId;
+        }
+    }
+
+    private void ApplyEncryption(InitiateMultipartUploadRequest request)
+    {
+        if (_encryption is not null)
+        {
+            request.ServerSideEncryptionMethod = _encryption;
+            request.ServerSideEncryptionKeyManagementServiceKeyId = _kmsKeyId;
+        }
+    }
+
+    private static bool IsConditionFailure(AmazonServiceException exception, WriteCondition condition) =>
+        condition.Kind != WriteConditionKind.None
+        && (S3Errors.IsPreconditionFailed(exception) || (condition.Kind == WriteConditionKind.IfVersionMatches && S3Errors.IsNoSuchKey(exception)));
+
+    private CheckpointStoreException Failure(string operation, string? key, Exception exception)
+    {
+        if (exception is AmazonServiceException service && S3Errors.IsNoSuchBucket(service))
+        {
+            return new CheckpointStoreException(
+                ProviderName,
+                key,
+                $"{operation} failed: the bucket \"{_bucket}\" does not exist. Create it, or set {S3StoreOptions.SectionPath}:CreateBucketIfMissing to true.",
+                exception);
+        }
+
+        string reason = S3Errors.Describe(exception);
+        if (S3Errors.IsTransient(exception))
+        {
+            Log.RetriesExhausted(_logger, operation, key ?? string.Empty, _bucket, _attempts, reason, exception);
+            return new CheckpointStoreException(ProviderName, key, $"{operation} in bucket \"{_bucket}\" failed after up to {_attempts} attempts: {reason}", exception);
+        }
+
+        return new CheckpointStoreException(ProviderName, key, $"{operation} in bucket \"{_bucket}\" failed: {reason}", exception);
+    }
+
+    private string ObjectKey(string key)
+    {
+        StoreKey.Validate(key);
+        return _prefix + key;
+    }
+
+    private static bool SameETag(string? a, string? b) =>
+        string.Equals(a?.Trim('"'), b?.Trim('"'), StringComparison.Ordinal);
+
+    private StoreVersion Version(string key, string? eTag) =>
+        string.IsNullOrEmpty(eTag)
+            ? throw new CheckpointStoreException(ProviderName, key, $"the service returned no ETag for the object in bucket \"{_bucket}\".")
+            : new StoreVersion(NormalizeETag(eTag));
+
+    private StoreObjectInfo Info(string key, long? length, string? eTag, DateTime? lastModified) =>
+        new(key, length ?? 0, Version(key, eTag), lastModified is { } time ? ToUtc(time) : DateTimeOffset.UnixEpoch);
+
+    /// <summary>ETags are quoted strings; some services drop the quotes in some responses, so versions always carry them.</summary>
+    private static string NormalizeETag(string eTag)
+    {
+        string trimmed = eTag.Trim();
+        return trimmed.StartsWith('"') || trimmed.StartsWith("W/", StringComparison.Ordinal) ? trimmed : $"\"{trimmed}\"";
+    }
+
+    private static DateTimeOffset ToUtc(DateTime time) => time.Kind switch
+    {
+        DateTimeKind.Local => new DateTimeOffset(time.ToUniversalTime(), TimeSpan.Zero),
+        _ => new DateTimeOffset(DateTime.SpecifyKind(time, DateTimeKind.Utc), TimeSpan.Zero),
+    };
+
+    /// <summary>Returns the whole object's length: from <c>Content-Range: bytes a-b/total</c> for a ranged read, else the content length.</summary>
+    private static long TotalLength(GetObjectResponse response, long offset)
+    {
+        string? range = response.ContentRange;
+        if (!string.IsNullOrEmpty(range))
+        {
+            int slash = range.LastIndexOf('/');
+            if (slash >= 0 && long.TryParse(range.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out long total))
+            {
+                return total;
+            }
+        }
+
+        return offset + response.ContentLength;
+    }
+
+    private enum DeleteOutcome
+    {
+        Deleted,
+        Missing,
+        PreconditionFailed,
+    }
+}
