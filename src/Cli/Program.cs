@@ -1,0 +1,2 @@
+// Placeholder entry point; the commands are being written (issue 6).
+return 0;
