@@ -42,7 +42,7 @@ internal sealed class SampleProcess : IDisposable
     public static string SampleDll(string sample) =>
         Path.Combine(RepositoryPaths.Root, "samples", sample, "bin", Configuration, "net10.0", sample + ".dll");
 
-    public static SampleProcess Start(string sample, string workingDirectory, IEnumerable<string> arguments)
+    public static SampleProcess Start(string sample, string workingDirectory, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
         string dll = SampleDll(sample);
         if (!File.Exists(dll))
@@ -64,13 +64,18 @@ internal sealed class SampleProcess : IDisposable
         }
 
         info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        foreach (KeyValuePair<string, string> pair in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[pair.Key] = pair.Value;
+        }
+
         return new SampleProcess(Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start."));
     }
 
     /// <summary>Runs to completion and returns the exit code.</summary>
-    public static async Task<(int ExitCode, string Output)> RunAsync(string sample, string workingDirectory, IEnumerable<string> arguments, TimeSpan timeout)
+    public static async Task<(int ExitCode, string Output)> RunAsync(string sample, string workingDirectory, IEnumerable<string> arguments, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment = null)
     {
-        using SampleProcess process = Start(sample, workingDirectory, arguments);
+        using SampleProcess process = Start(sample, workingDirectory, arguments, environment);
         int code = await process.WaitAsync(timeout);
         return (code, process.Output);
     }
