@@ -9,87 +9,38 @@ using Microsoft.Extensions.Logging;
 namespace InputPipeline.Checkpointing.AzureBlob.Tests;
 
 /// <summary>
-/// A fake Blob endpoint on 127.0.0.1 that answers every request from a script of statuses (then the last one again),
-/// counting requests: a server that is up but failing (503 Server Busy) without touching the emulator.
+/// A fake Blob endpoint on 127.0.0.1 that answers every request from a script of statuses and error codes, counting
+/// requests: a server that is up but failing (503 Server Busy) without touching the emulator.
 /// </summary>
 public sealed class FakeBlobServer : IDisposable
 {
-    private readonly HttpListener _listener = new();
-    private readonly Func<int, HttpListenerRequest, (int Status, string ErrorCode)> _answer;
-    private readonly Task _loop;
-    private int _requests;
+    private readonly ScriptedHttpServer _server;
 
     /// <param name="answer">The status and error code of the n-th request (1-based).</param>
     public FakeBlobServer(Func<int, HttpListenerRequest, (int Status, string ErrorCode)> answer)
     {
-        _answer = answer;
-        Port = FreePort.Get();
-        _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
-        _listener.Start();
-        _loop = Task.Run(LoopAsync);
+        _server = new ScriptedHttpServer((n, request) =>
+        {
+            (int status, string code) = answer(n, request);
+            return new ScriptedResponse(
+                status,
+                "application/xml",
+                Encoding.UTF8.GetBytes($"<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>{code}</Code><Message>fake</Message></Error>"),
+                new Dictionary<string, string> { ["x-ms-error-code"] = code, ["x-ms-request-id"] = Guid.NewGuid().ToString() });
+        });
     }
 
-    public int Port { get; }
+    public int Port => _server.Port;
 
     /// <summary>Gets the number of requests answered.</summary>
-    public int Requests => Volatile.Read(ref _requests);
+    public int Requests => _server.Requests;
 
     /// <summary>Gets the methods and paths requested, in order.</summary>
-    public ConcurrentQueue<string> Log { get; } = new();
+    public ConcurrentQueue<string> Log => _server.Log;
 
     public string ConnectionString => AzuriteInstance.ConnectionStringFor(Port);
 
-    public void Dispose()
-    {
-        _listener.Stop();
-        _listener.Close();
-        try
-        {
-            _loop.Wait(TimeSpan.FromSeconds(5));
-        }
-        catch (AggregateException)
-        {
-        }
-    }
-
-    private async Task LoopAsync()
-    {
-        while (_listener.IsListening)
-        {
-            HttpListenerContext context;
-            try
-            {
-                context = await _listener.GetContextAsync();
-            }
-            catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-                return;
-            }
-
-            int n = Interlocked.Increment(ref _requests);
-            Log.Enqueue($"{context.Request.HttpMethod} {context.Request.Url?.PathAndQuery}");
-            try
-            {
-                // Drain the body so the client is not cut off mid-upload.
-                await context.Request.InputStream.CopyToAsync(Stream.Null);
-                (int status, string code) = _answer(n, context.Request);
-                context.Response.StatusCode = status;
-                context.Response.Headers["x-ms-error-code"] = code;
-                context.Response.Headers["x-ms-request-id"] = Guid.NewGuid().ToString();
-                byte[] body = context.Request.HttpMethod == "HEAD"
-                    ? []
-                    : Encoding.UTF8.GetBytes($"<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>{code}</Code><Message>fake</Message></Error>");
-                context.Response.ContentType = "application/xml";
-                context.Response.ContentLength64 = body.Length;
-                await context.Response.OutputStream.WriteAsync(body);
-                context.Response.Close();
-            }
-            catch (Exception ex) when (ex is HttpListenerException or IOException or ObjectDisposedException)
-            {
-                // The client gave up on this request.
-            }
-        }
-    }
+    public void Dispose() => _server.Dispose();
 }
 
 /// <summary>Records every request an Azure SDK client sends: method, URI and headers.</summary>

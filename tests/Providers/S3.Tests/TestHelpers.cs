@@ -63,90 +63,19 @@ public sealed class TriggerStream(long length, long triggerAfter, Func<Task> tri
 /// </summary>
 public sealed class FakeS3Server : IDisposable
 {
-    private readonly HttpListener _listener = new();
-    private readonly HttpStatusCode _status;
-    private readonly string _errorCode;
-    private readonly Task _loop;
-    private int _requests;
+    private readonly ScriptedHttpServer _server;
 
     public FakeS3Server(HttpStatusCode status = HttpStatusCode.ServiceUnavailable, string errorCode = "ServiceUnavailable")
     {
-        _status = status;
-        _errorCode = errorCode;
-        for (int attempt = 1; ; attempt++)
-        {
-            int port = FreePort.Get();
-            try
-            {
-                _listener.Prefixes.Clear();
-                _listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-                _listener.Start();
-                Endpoint = new Uri($"http://127.0.0.1:{port}/");
-                break;
-            }
-            catch (HttpListenerException) when (attempt < 5)
-            {
-                // The port was taken meanwhile: try another.
-            }
-        }
-
-        _loop = Task.Run(ServeAsync);
+        byte[] body = Encoding.UTF8.GetBytes($"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{errorCode}</Code><Message>Injected by the test's fake server.</Message><RequestId>fake</RequestId></Error>");
+        _server = new ScriptedHttpServer((_, _) => new ScriptedResponse((int)status, "application/xml", body));
     }
 
-    public Uri Endpoint { get; }
+    public Uri Endpoint => _server.Endpoint;
 
-    public int Requests => Volatile.Read(ref _requests);
+    public int Requests => _server.Requests;
 
-    public void Dispose()
-    {
-        _listener.Stop();
-        _listener.Close();
-        try
-        {
-            _loop.Wait(TimeSpan.FromSeconds(5));
-        }
-        catch (AggregateException)
-        {
-            // The listener was closed under the loop.
-        }
-    }
-
-    private async Task ServeAsync()
-    {
-        while (_listener.IsListening)
-        {
-            HttpListenerContext context;
-            try
-            {
-                context = await _listener.GetContextAsync();
-            }
-            catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-                return;
-            }
-
-            Interlocked.Increment(ref _requests);
-            try
-            {
-                // Drain the request body so the client sees the response rather than a reset connection.
-                await context.Request.InputStream.CopyToAsync(Stream.Null);
-                byte[] body = Encoding.UTF8.GetBytes($"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{_errorCode}</Code><Message>Injected by the test's fake server.</Message><RequestId>fake</RequestId></Error>");
-                context.Response.StatusCode = (int)_status;
-                context.Response.ContentType = "application/xml";
-                if (context.Request.HttpMethod != "HEAD")
-                {
-                    context.Response.ContentLength64 = body.Length;
-                    await context.Response.OutputStream.WriteAsync(body);
-                }
-
-                context.Response.Close();
-            }
-            catch (Exception ex) when (ex is HttpListenerException or IOException or ObjectDisposedException)
-            {
-                // The client gave up on this request.
-            }
-        }
-    }
+    public void Dispose() => _server.Dispose();
 }
 
 /// <summary>An <see cref="IInputStateStore"/> that forwards to a store that can be switched while a training loop runs.</summary>
