@@ -17,5 +17,8 @@ public sealed partial class CheckpointInputPipelineHook
 
         [LoggerMessage(1103, LogLevel.Error, "Saving the input checkpoint of chain {Chain} at step {Step} failed ({FailedSaves} failures so far); the previous checkpoint stays the latest and the next trigger saves again.")]
         public static partial void SaveFailed(ILogger logger, string chain, long step, long failedSaves, Exception exception);
+
+        [LoggerMessage(1105, LogLevel.Information, "Restoring the input pipeline of chain {Chain} at exactly step {Step}, the step the session starts at.")]
+        public static partial void RestoringAtStep(ILogger logger, string chain, long step);
     }
 }

@@ -1,3 +1,5 @@
+using System.Diagnostics.Metrics;
+using System.Globalization;
 using InputPipeline.Checkpointing.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -22,6 +24,18 @@ namespace InputPipeline.Checkpointing;
 /// checkpoint. Pass the hook to training only, never to evaluation: an evaluation pipeline must not be restored from
 /// the training pipeline's checkpoint.
 /// </para>
+/// <para>
+/// Which checkpoint the first step restores is <see cref="CheckpointInputPipelineHookOptions.RestoreMode"/>: the latest
+/// (the reference's behaviour), the one at the session's global step (<see cref="InputRestoreMode.AtGlobalStep"/>, the
+/// step the model was restored at), or one at a step the caller gives (<see cref="InputRestoreMode.AtStep"/> with
+/// <see cref="CheckpointInputPipelineHookOptions.RestoreStep"/> or <see cref="RestoreAtStep"/>, for example a
+/// consistent cut of several workers from <see cref="CheckpointCuts"/>); the last two never fall back to another step.
+/// </para>
+/// <para>
+/// Telemetry: per checkpoint, the time the training loop is blocked in the hook is recorded as
+/// <see cref="CheckpointingInstrumentNames.StallDuration"/>; saves and restores are measured and traced by the
+/// <see cref="CheckpointManager"/> (see <see cref="CheckpointingTelemetry"/>). A step that does not save measures nothing.
+/// </para>
 /// </remarks>
 public sealed partial class CheckpointInputPipelineHook : SessionRunHook, IAsyncDisposable, IDisposable
 {
@@ -31,17 +45,23 @@ public sealed partial class CheckpointInputPipelineHook : SessionRunHook, IAsync
     private readonly bool _ownsManager;
     private ITrainingSession? _session;
     private bool _firstRun = true;
+    private InputRestoreMode _restoreMode;
+    private long? _restoreStep;
     private int _disposed;
 
     /// <summary>Creates a hook that saves to <paramref name="store"/>.</summary>
     /// <param name="store">The store the input checkpoints go to.</param>
     /// <param name="options">The cadence and retention; copied, so later changes have no effect.</param>
     /// <param name="loggerFactory">The logger factory; <see langword="null"/> (the default) logs nothing.</param>
-    /// <param name="timeProvider">The clock for the seconds cadence; <see langword="null"/> (the default) is <see cref="TimeProvider.System"/>.</param>
+    /// <param name="timeProvider">The clock for the seconds cadence and the durations measured; <see langword="null"/> (the default) is <see cref="TimeProvider.System"/>.</param>
+    /// <param name="meterFactory">
+    /// Creates the <see cref="CheckpointingTelemetry.MeterName"/> meter; <see langword="null"/> (the default) uses a
+    /// process-wide meter of that name.
+    /// </param>
     /// <exception cref="ArgumentNullException"><paramref name="store"/> or <paramref name="options"/> is null.</exception>
     /// <exception cref="CheckpointOptionsException">Neither or both of SaveSteps and SaveSecs are set, or another option is out of range.</exception>
-    public CheckpointInputPipelineHook(IInputStateStore store, CheckpointInputPipelineHookOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
-        : this(options, store ?? throw new ArgumentNullException(nameof(store)), manager: null, loggerFactory, timeProvider)
+    public CheckpointInputPipelineHook(IInputStateStore store, CheckpointInputPipelineHookOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, IMeterFactory? meterFactory = null)
+        : this(options, store ?? throw new ArgumentNullException(nameof(store)), manager: null, loggerFactory, timeProvider, meterFactory)
     {
     }
 
@@ -54,12 +74,16 @@ public sealed partial class CheckpointInputPipelineHook : SessionRunHook, IAsync
     /// <param name="manager">A manager to save through, or <see langword="null"/> when <paramref name="store"/> is given. The hook does not dispose it.</param>
     /// <param name="loggerFactory">The logger factory; <see langword="null"/> logs nothing.</param>
     /// <param name="timeProvider">The clock; <see langword="null"/> is <see cref="TimeProvider.System"/>.</param>
+    /// <param name="meterFactory">
+    /// Creates the meter of the manager the hook creates; <see langword="null"/> (the default) uses a process-wide
+    /// meter. With <paramref name="manager"/>, the manager's meter is used and this is ignored.
+    /// </param>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
     /// <exception cref="CheckpointOptionsException">
     /// Both or neither of <paramref name="store"/> and <paramref name="manager"/> are given, neither or both of SaveSteps
     /// and SaveSecs are set, or another option is out of range.
     /// </exception>
-    public CheckpointInputPipelineHook(CheckpointInputPipelineHookOptions options, IInputStateStore? store, CheckpointManager? manager, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+    public CheckpointInputPipelineHook(CheckpointInputPipelineHookOptions options, IInputStateStore? store, CheckpointManager? manager, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, IMeterFactory? meterFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Clone();
@@ -77,14 +101,18 @@ public sealed partial class CheckpointInputPipelineHook : SessionRunHook, IAsync
         _logger = loggerFactory.CreateLogger<CheckpointInputPipelineHook>();
         TimeProvider = timeProvider ?? TimeProvider.System;
         _ownsManager = manager is null;
-        Manager = manager ?? new CheckpointManager(store!, _options.ToManagerOptions(), loggerFactory.CreateLogger<CheckpointManager>(), TimeProvider);
+        Manager = manager ?? new CheckpointManager(store!, _options.ToManagerOptions(), loggerFactory.CreateLogger<CheckpointManager>(), TimeProvider, meterFactory);
+        _restoreMode = _options.RestoreMode;
+        _restoreStep = _options.RestoreStep;
         var timer = new StepOrSecondsTimer(_options.SaveSteps, _options.SaveSecs is { } secs ? TimeSpan.FromSeconds(secs) : null);
         _saver = new PeriodicSaver(
             Manager,
             timer,
             _options.SaveInBackground,
             _options.OnSaveFailure,
-            (step, failures, ex) => Log.SaveFailed(_logger, Manager.Chain, step, failures, ex));
+            (step, failures, ex) => Log.SaveFailed(_logger, Manager.Chain, step, failures, ex),
+            TimeProvider,
+            _logger);
     }
 
     /// <summary>
@@ -100,7 +128,8 @@ public sealed partial class CheckpointInputPipelineHook : SessionRunHook, IAsync
             estimator.Store,
             manager: null,
             estimator.LoggerFactory,
-            estimator.TimeProvider)
+            estimator.TimeProvider,
+            estimator.MeterFactory)
     {
     }
 
@@ -128,6 +157,33 @@ public sealed partial class CheckpointInputPipelineHook : SessionRunHook, IAsync
     /// <summary>Gets the last save failure, or <see langword="null"/>.</summary>
     public Exception? LastSaveFailure => _saver.LastFailure;
 
+    /// <summary>Gets which checkpoint the next first step restores (the options' mode, or <see cref="InputRestoreMode.AtStep"/> after <see cref="RestoreAtStep"/>).</summary>
+    public InputRestoreMode RestoreMode => _restoreMode;
+
+    /// <summary>Gets the step an <see cref="InputRestoreMode.AtStep"/> restore restores, or <see langword="null"/> when none is set.</summary>
+    public long? RestoreStep => _restoreStep;
+
+    /// <summary>
+    /// Makes the next first step restore the input checkpoint taken at exactly <paramref name="step"/>
+    /// (<see cref="InputRestoreMode.AtStep"/>), for example the step the model was restored at, or the step
+    /// a <see cref="CheckpointCuts"/> search found for every worker. The session must start at that global step; there is no fallback to another step.
+    /// Useful when the hook comes from dependency injection, before the step is known.
+    /// </summary>
+    /// <param name="step">The step; zero or more.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="step"/> is negative.</exception>
+    /// <exception cref="InvalidOperationException">The current session has already run its first step (call it before the first step, or after <see cref="BeginAsync"/> of a new session).</exception>
+    public void RestoreAtStep(long step)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(step);
+        if (!_firstRun)
+        {
+            throw new InvalidOperationException("The input pipeline has already been restored in this session; call RestoreAtStep before its first step.");
+        }
+
+        _restoreMode = InputRestoreMode.AtStep;
+        _restoreStep = step;
+    }
+
     /// <inheritdoc/>
     public override ValueTask BeginAsync(CancellationToken cancellationToken = default)
     {
@@ -148,8 +204,14 @@ public sealed partial class CheckpointInputPipelineHook : SessionRunHook, IAsync
     /// <param name="context">The step's context.</param>
     /// <param name="cancellationToken">Cancels the restore or save.</param>
     /// <returns>A task.</returns>
-    /// <exception cref="CheckpointCorruptedException">Every retained checkpoint is damaged.</exception>
-    /// <exception cref="CheckpointNotFoundException">With <see cref="InputRestoreMode.AtGlobalStep"/>: no checkpoint at the global step.</exception>
+    /// <exception cref="CheckpointCorruptedException">Every retained checkpoint is damaged (with <see cref="InputRestoreMode.Latest"/>), or the checkpoint at the requested step is.</exception>
+    /// <exception cref="CheckpointNotFoundException">
+    /// With <see cref="InputRestoreMode.AtGlobalStep"/>: no checkpoint at the global step (in a chain that has checkpoints).
+    /// With <see cref="InputRestoreMode.AtStep"/>: no checkpoint at the requested step, even in an empty chain.
+    /// </exception>
+    /// <exception cref="CheckpointOptionsException">
+    /// With <see cref="InputRestoreMode.AtStep"/>: no step was given, or the session's global step is not the requested step.
+    /// </exception>
     /// <exception cref="CheckpointMismatchException">The checkpoint holds other iterators than those registered.</exception>
     /// <exception cref="PipelineAlreadyStartedException">An iterator has already yielded elements.</exception>
     /// <exception cref="CheckpointStoreException">The store is unreachable.</exception>
@@ -178,7 +240,7 @@ public sealed partial class CheckpointInputPipelineHook : SessionRunHook, IAsync
         else
         {
             Log.SavingInitial(_logger, Chain, context.GlobalStep);
-            await _saver.SaveAsync(context.GlobalStep, context.Timestamp, iterators, wait: true, cancellationToken).ConfigureAwait(false);
+            await _saver.SaveAsync(context.GlobalStep, context.Timestamp, iterators, wait: true, CheckpointingTagValues.Initial, cancellationToken).ConfigureAwait(false);
         }
 
         // Only now: a restore that failed (for example, the store was unreachable) is attempted again by the next call.
@@ -197,7 +259,7 @@ public sealed partial class CheckpointInputPipelineHook : SessionRunHook, IAsync
         await _saver.ObserveCompletedAsync().ConfigureAwait(false);
         if (_saver.ShouldTrigger(context.GlobalStep, context.Timestamp))
         {
-            await _saver.SaveAsync(context.GlobalStep, context.Timestamp, context.Session.Iterators.ToList(), wait: false, cancellationToken).ConfigureAwait(false);
+            await _saver.SaveAsync(context.GlobalStep, context.Timestamp, context.Session.Iterators.ToList(), wait: false, CheckpointingTagValues.Periodic, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -216,12 +278,7 @@ public sealed partial class CheckpointInputPipelineHook : SessionRunHook, IAsync
             return;
         }
 
-        // A save that failed at this very step (under LogAndContinue) is retried: only a committed save counts.
-        await _saver.FlushAsync(cancellationToken).ConfigureAwait(false);
-        if (_saver.LastCommittedStep != session.GlobalStep)
-        {
-            await _saver.SaveAsync(session.GlobalStep, TimeProvider.GetUtcNow(), session.Iterators.ToList(), wait: true, cancellationToken).ConfigureAwait(false);
-        }
+        await _saver.FinishAsync(session.GlobalStep, session.Iterators.ToList, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Abandons a save still in flight and releases the manager the hook created. Safe to call more than once.</summary>
@@ -248,14 +305,35 @@ public sealed partial class CheckpointInputPipelineHook : SessionRunHook, IAsync
 
     private async Task<CheckpointReference?> RestoreAsync(long globalStep, IReadOnlyList<KeyValuePair<string, ICheckpointable>> iterators, CancellationToken cancellationToken)
     {
-        if (_options.RestoreMode == InputRestoreMode.Latest)
+        switch (_restoreMode)
         {
-            return await Manager.RestoreLatestAsync(iterators, cancellationToken).ConfigureAwait(false);
-        }
+            case InputRestoreMode.Latest:
+                return await Manager.RestoreLatestAsync(iterators, cancellationToken).ConfigureAwait(false);
 
-        IReadOnlyList<CheckpointReference> retained = await Manager.ListCheckpointsAsync(cancellationToken).ConfigureAwait(false);
-        return retained.Count == 0
-            ? null
-            : await Manager.RestoreAsync(globalStep, iterators, cancellationToken).ConfigureAwait(false);
+            case InputRestoreMode.AtStep:
+                long step = _restoreStep ?? throw new CheckpointOptionsException(
+                    nameof(CheckpointInputPipelineHookOptions.RestoreStep),
+                    "RestoreMode is AtStep but no step was given: set RestoreStep, or call RestoreAtStep(step) before the first step.");
+                if (step != globalStep)
+                {
+                    throw new CheckpointOptionsException(
+                        nameof(CheckpointInputPipelineHookOptions.RestoreStep),
+                        string.Create(CultureInfo.InvariantCulture, $"the input checkpoint is to be restored at step {step}, but the session starts at global step {globalStep}; start the session at the step the model was restored at, so weights and data agree."));
+                }
+
+                Log.RestoringAtStep(_logger, Chain, step);
+                CheckpointReference restored = await Manager.RestoreAsync(step, iterators, cancellationToken).ConfigureAwait(false);
+
+                // Later sessions of this hook continue from where this one ends, like AtGlobalStep.
+                _restoreMode = InputRestoreMode.AtGlobalStep;
+                _restoreStep = null;
+                return restored;
+
+            default:
+                IReadOnlyList<CheckpointReference> retained = await Manager.ListCheckpointsAsync(cancellationToken).ConfigureAwait(false);
+                return retained.Count == 0
+                    ? null
+                    : await Manager.RestoreAsync(globalStep, iterators, cancellationToken).ConfigureAwait(false);
+        }
     }
 }

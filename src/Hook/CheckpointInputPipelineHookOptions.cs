@@ -20,10 +20,22 @@ public enum InputRestoreMode
 
     /// <summary>
     /// The checkpoint taken at exactly the session's global step (the step the model was restored at), so weights and
-    /// data never disagree after a resume; a clear <see cref="CheckpointNotFoundException"/> if there is none. An empty
-    /// chain still starts with an initial save.
+    /// data never disagree after a resume; a clear <see cref="CheckpointNotFoundException"/> if the chain has checkpoints
+    /// but none at that step, and <see cref="CheckpointCorruptedException"/> if that one is damaged (no fallback to another
+    /// step). An empty chain still starts with an initial save at the global step (a hook new to the job); use
+    /// <see cref="AtStep"/> to fail then as well.
     /// </summary>
     AtGlobalStep = 1,
+
+    /// <summary>
+    /// The checkpoint taken at exactly <see cref="CheckpointInputPipelineHookOptions.RestoreStep"/> (or the step given to
+    /// <see cref="CheckpointInputPipelineHook.RestoreAtStep"/>), for example the model's restored step or a consistent cut
+    /// of several workers (<see cref="CheckpointCuts"/>). The session must start at that global step. It never falls
+    /// back and never starts fresh: no checkpoint at that step, even in an empty chain, is
+    /// <see cref="CheckpointNotFoundException"/>, and a damaged one is <see cref="CheckpointCorruptedException"/>. Later
+    /// sessions of the same hook restore as <see cref="AtGlobalStep"/>.
+    /// </summary>
+    AtStep = 2,
 }
 
 /// <summary>Options of <see cref="CheckpointInputPipelineHook"/>.</summary>
@@ -67,6 +79,13 @@ public sealed class CheckpointInputPipelineHookOptions
 
     /// <summary>Gets or sets which checkpoint is restored. Default <see cref="InputRestoreMode.Latest"/>.</summary>
     public InputRestoreMode RestoreMode { get; set; } = InputRestoreMode.Latest;
+
+    /// <summary>
+    /// Gets or sets the step an <see cref="InputRestoreMode.AtStep"/> restore restores; zero or more, and only with that
+    /// mode. Default <see langword="null"/>: the step is given later with
+    /// <see cref="CheckpointInputPipelineHook.RestoreAtStep"/> (the first step fails if it is not).
+    /// </summary>
+    public long? RestoreStep { get; set; }
 
     /// <summary>Gets or sets the grace period before unreferenced objects are collected as orphans. Default one hour.</summary>
     public TimeSpan OrphanGracePeriod { get; set; } = CheckpointManagerOptions.DefaultOrphanGracePeriod;
@@ -129,6 +148,16 @@ public sealed class CheckpointInputPipelineHookOptions
         if (OrphanGracePeriod < TimeSpan.Zero)
         {
             throw new CheckpointOptionsException(nameof(OrphanGracePeriod), "must not be negative.");
+        }
+
+        if (RestoreStep is < 0)
+        {
+            throw new CheckpointOptionsException(nameof(RestoreStep), $"must not be negative (was {RestoreStep}).");
+        }
+
+        if (RestoreStep is not null && RestoreMode != InputRestoreMode.AtStep)
+        {
+            throw new CheckpointOptionsException(nameof(RestoreStep), $"is used only with RestoreMode AtStep (RestoreMode is {RestoreMode}).");
         }
     }
 

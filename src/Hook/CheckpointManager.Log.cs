@@ -38,5 +38,29 @@ public sealed partial class CheckpointManager
 
         [LoggerMessage(1010, LogLevel.Information, "Chain {Chain}: a commit whose response was lost turned out to have succeeded; resuming with it.")]
         public static partial void CommitConfirmed(ILogger logger, string chain);
+
+        [LoggerMessage(1011, LogLevel.Debug, "Saving a checkpoint of chain {Chain} at step {Step}: {PartCount} parts.")]
+        public static partial void SaveStarted(ILogger logger, string chain, long step, int partCount);
+
+        [LoggerMessage(1012, LogLevel.Debug, "Saved checkpoint {ManifestKey} of chain {Chain} at step {Step} in {DurationSeconds} s ({Bytes} bytes of parts).")]
+        public static partial void SaveCompleted(ILogger logger, string chain, long step, string manifestKey, double durationSeconds, long bytes);
+
+        [LoggerMessage(1013, LogLevel.Debug, "The save of chain {Chain} at step {Step} stopped after {DurationSeconds} s without a commit; the previous checkpoint stays the latest.")]
+        public static partial void SaveAbandoned(ILogger logger, string chain, long step, double durationSeconds, Exception exception);
+
+        [LoggerMessage(1014, LogLevel.Debug, "Restoring chain {Chain} ({Target}).")]
+        public static partial void RestoreStarted(ILogger logger, string chain, string target);
+
+        [LoggerMessage(1015, LogLevel.Debug, "Restored chain {Chain} at step {Step} in {DurationSeconds} s ({Bytes} bytes of parts read, {Fallbacks} fallbacks).")]
+        public static partial void RestoreCompleted(ILogger logger, string chain, long step, double durationSeconds, long bytes, int fallbacks);
+
+        [LoggerMessage(1016, LogLevel.Warning, "Restoring chain {Chain} ({Target}) failed after {DurationSeconds} s.")]
+        public static partial void RestoreFailed(ILogger logger, string chain, string target, double durationSeconds, Exception exception);
+
+        [LoggerMessage(1017, LogLevel.Debug, "Chain {Chain} has no checkpoint to restore (state file {StateFileKey}).")]
+        public static partial void NothingToRestore(ILogger logger, string chain, string stateFileKey);
+
+        [LoggerMessage(1018, LogLevel.Debug, "Chain {Chain} has neither a state file {StateFileKey} nor manifests in the store: a new chain.")]
+        public static partial void NewChain(ILogger logger, string chain, string stateFileKey);
     }
 }

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
@@ -21,6 +23,13 @@ namespace InputPipeline.Checkpointing;
 /// it throws <see cref="CheckpointOwnershipLostException"/> and refuses every later save.
 /// </para>
 /// <para>The methods are safe to call from several threads; they run one at a time.</para>
+/// <para>
+/// Telemetry (see <see cref="CheckpointingTelemetry"/>): saves and restores are measured (duration, bytes, commits,
+/// failures, fallbacks) on the <see cref="CheckpointingTelemetry.MeterName"/> meter and traced as activities
+/// (<see cref="CheckpointingActivityNames.Save"/>, <see cref="CheckpointingActivityNames.Commit"/>,
+/// <see cref="CheckpointingActivityNames.Restore"/>); a live manager reports the age of the latest checkpoint it knows of
+/// on <see cref="CheckpointingInstrumentNames.Age"/> until it is disposed.
+/// </para>
 /// </remarks>
 public sealed partial class CheckpointManager : IDisposable
 {
@@ -32,6 +41,7 @@ public sealed partial class CheckpointManager : IDisposable
     private readonly CheckpointManagerOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly CheckpointingMetrics _metrics;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Dictionary<string, CheckpointManifest> _manifestCache = new(StringComparer.Ordinal);
     private readonly HashSet<string> _ownManifests = new(StringComparer.Ordinal);
@@ -52,10 +62,17 @@ public sealed partial class CheckpointManager : IDisposable
     /// <param name="store">The store the chain lives in.</param>
     /// <param name="options">The chain and its retention; copied, so later changes have no effect.</param>
     /// <param name="logger">The logger; <see langword="null"/> (the default) logs nothing.</param>
-    /// <param name="timeProvider">The clock for manifest times and orphan grace periods; <see langword="null"/> (the default) is <see cref="TimeProvider.System"/>.</param>
+    /// <param name="timeProvider">
+    /// The clock for manifest times, orphan grace periods, durations and the age of the latest checkpoint;
+    /// <see langword="null"/> (the default) is <see cref="TimeProvider.System"/>.
+    /// </param>
+    /// <param name="meterFactory">
+    /// Creates the <see cref="CheckpointingTelemetry.MeterName"/> meter the manager's instruments belong to;
+    /// <see langword="null"/> (the default) uses a process-wide meter of that name.
+    /// </param>
     /// <exception cref="ArgumentNullException"><paramref name="store"/> or <paramref name="options"/> is null.</exception>
     /// <exception cref="CheckpointOptionsException">An option is invalid.</exception>
-    public CheckpointManager(IInputStateStore store, CheckpointManagerOptions options, ILogger<CheckpointManager>? logger = null, TimeProvider? timeProvider = null)
+    public CheckpointManager(IInputStateStore store, CheckpointManagerOptions options, ILogger<CheckpointManager>? logger = null, TimeProvider? timeProvider = null, IMeterFactory? meterFactory = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);
@@ -64,6 +81,7 @@ public sealed partial class CheckpointManager : IDisposable
         _options = options.Clone();
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _time = timeProvider ?? TimeProvider.System;
+        _metrics = CheckpointingMetrics.For(meterFactory);
         WriterId = _options.WriterId ?? $"{Environment.MachineName}/{Environment.ProcessId}/{RandomHex(4)}";
         StateFileKey = _options.StateFileKey ?? "checkpoint_" + _options.Chain;
         ChainPrefix = _options.Chain + ".ckpt-";
@@ -83,6 +101,9 @@ public sealed partial class CheckpointManager : IDisposable
 
     /// <summary>Gets the store.</summary>
     public IInputStateStore Store => _store;
+
+    /// <summary>Gets the instruments this manager records to.</summary>
+    internal CheckpointingMetrics Metrics => _metrics;
 
     /// <summary>Gets whether this writer has lost ownership of the chain; once true, every save throws.</summary>
     public bool IsOwnershipLost => _ownershipLost;
@@ -156,7 +177,7 @@ public sealed partial class CheckpointManager : IDisposable
             await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                return await SaveCoreAsync(step, snapshots, cancellationToken).ConfigureAwait(false);
+                return await SaveObservedAsync(step, snapshots, cancellationToken).ConfigureAwait(false);
             }
             finally
             {
@@ -190,13 +211,19 @@ public sealed partial class CheckpointManager : IDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await LoadViewAsync(cancellationToken).ConfigureAwait(false);
-            if (_view.Count == 0)
-            {
-                return null;
-            }
+            return await RestoreObservedAsync(
+                requestedStep: null,
+                async stats =>
+                {
+                    await LoadViewAsync(cancellationToken).ConfigureAwait(false);
+                    if (_view.Count == 0)
+                    {
+                        return null;
+                    }
 
-            return await RestoreFirstSoundAsync(_view, targets, $"none of the {_view.Count} retained checkpoints could be restored", cancellationToken).ConfigureAwait(false);
+                    return await RestoreFirstSoundAsync(_view, targets, $"none of the {_view.Count} retained checkpoints could be restored", stats, cancellationToken).ConfigureAwait(false);
+                },
+                cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -224,15 +251,22 @@ public sealed partial class CheckpointManager : IDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await LoadViewAsync(cancellationToken).ConfigureAwait(false);
-            List<CheckpointReference> atStep = _view.Where(r => r.Step == step).ToList();
-            if (atStep.Count == 0)
-            {
-                string retained = _view.Count == 0 ? "none" : string.Join(", ", _view.Select(r => r.Step.ToString(CultureInfo.InvariantCulture)));
-                throw new CheckpointNotFoundException(Chain, $"no retained checkpoint was taken at step {step} (retained steps: {retained}).");
-            }
+            CheckpointReference? restored = await RestoreObservedAsync(
+                step,
+                async stats =>
+                {
+                    await LoadViewAsync(cancellationToken).ConfigureAwait(false);
+                    List<CheckpointReference> atStep = _view.Where(r => r.Step == step).ToList();
+                    if (atStep.Count == 0)
+                    {
+                        string retained = _view.Count == 0 ? "none" : string.Join(", ", _view.Select(r => r.Step.ToString(CultureInfo.InvariantCulture)));
+                        throw new CheckpointNotFoundException(Chain, $"no retained checkpoint was taken at step {step} (retained steps: {retained}).");
+                    }
 
-            return await RestoreFirstSoundAsync(atStep, targets, $"the checkpoint at step {step} could not be restored", cancellationToken).ConfigureAwait(false);
+                    return await RestoreFirstSoundAsync(atStep, targets, $"the checkpoint at step {step} could not be restored", stats, cancellationToken).ConfigureAwait(false);
+                },
+                cancellationToken).ConfigureAwait(false);
+            return restored!;
         }
         finally
         {
@@ -265,7 +299,14 @@ public sealed partial class CheckpointManager : IDisposable
             var verifying = new VerifyingReadStream(read.Content, part.Key, part.Length, part.Checksum);
             await using (verifying.ConfigureAwait(false))
             {
-                await verifying.DrainAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await verifying.DrainAsync(cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _metrics.AddBytesRead(verifying.Position, Chain, _store.ProviderName);
+                }
             }
         }
 
@@ -294,12 +335,116 @@ public sealed partial class CheckpointManager : IDisposable
         }
     }
 
-    /// <inheritdoc/>
-    public void Dispose() => _gate.Dispose();
+    /// <summary>Releases the manager; the age of its latest checkpoint is no longer reported.</summary>
+    public void Dispose()
+    {
+        _metrics.ForgetLatest(this);
+        _gate.Dispose();
+    }
 
     /// <summary>Returns the save prefix (<c>input.ckpt-120.3fa2…</c>) that a manifest key and its parts' keys start with.</summary>
     internal static string SavePrefixOf(string manifestKey) =>
         manifestKey.EndsWith(ManifestSuffix, StringComparison.Ordinal) ? manifestKey[..^ManifestSuffix.Length] : manifestKey;
+
+    private async Task<CheckpointReference> SaveObservedAsync(long step, IReadOnlyList<KeyValuePair<string, ICheckpointSnapshot>> snapshots, CancellationToken cancellationToken)
+    {
+        using Activity? activity = CheckpointingMetrics.StartActivity(CheckpointingActivityNames.Save, Chain, _store.ProviderName);
+        activity?.SetTag(CheckpointingTagNames.Step, step);
+        long started = _time.GetTimestamp();
+        Log.SaveStarted(_logger, Chain, step, snapshots.Count);
+        try
+        {
+            CheckpointReference reference = await SaveCoreAsync(step, snapshots, cancellationToken).ConfigureAwait(false);
+            TimeSpan elapsed = _time.GetElapsedTime(started);
+            _metrics.RecordSave(elapsed, Chain, _store.ProviderName, failure: null, cancelled: false);
+            if (activity is { IsAllDataRequested: true })
+            {
+                activity.SetTag(CheckpointingTagNames.ManifestKey, reference.ManifestKey);
+                activity.SetTag(CheckpointingTagNames.Outcome, CheckpointingTagValues.Success);
+            }
+
+            if (_logger.IsEnabled(LogLevel.Debug))
+            {
+                long bytes = _manifestCache.TryGetValue(reference.ManifestKey, out CheckpointManifest? manifest) ? manifest.TotalLength : 0;
+                Log.SaveCompleted(_logger, Chain, step, reference.ManifestKey, elapsed.TotalSeconds, bytes);
+            }
+
+            return reference;
+        }
+        catch (Exception ex)
+        {
+            TimeSpan elapsed = _time.GetElapsedTime(started);
+            bool cancelled = ex is OperationCanceledException && cancellationToken.IsCancellationRequested;
+            _metrics.RecordSave(elapsed, Chain, _store.ProviderName, ex, cancelled);
+            CheckpointingMetrics.SetFailure(activity, ex, cancelled);
+            Log.SaveAbandoned(_logger, Chain, step, elapsed.TotalSeconds, ex);
+            throw;
+        }
+    }
+
+    private async Task<CheckpointReference?> RestoreObservedAsync(long? requestedStep, Func<RestoreStats, Task<CheckpointReference?>> restore, CancellationToken cancellationToken)
+    {
+        using Activity? activity = CheckpointingMetrics.StartActivity(CheckpointingActivityNames.Restore, Chain, _store.ProviderName);
+        if (requestedStep is { } requested)
+        {
+            activity?.SetTag(CheckpointingTagNames.RequestedStep, requested);
+        }
+
+        string target = requestedStep is { } at ? string.Create(CultureInfo.InvariantCulture, $"step {at}") : "latest";
+        Log.RestoreStarted(_logger, Chain, target);
+        var stats = new RestoreStats { Activity = activity };
+        long started = _time.GetTimestamp();
+        try
+        {
+            CheckpointReference? restored = await restore(stats).ConfigureAwait(false);
+            TimeSpan elapsed = _time.GetElapsedTime(started);
+            string outcome = restored is null ? CheckpointingTagValues.Empty : CheckpointingTagValues.Success;
+            _metrics.RecordRestore(elapsed, Chain, _store.ProviderName, outcome, failure: null);
+            if (activity is { IsAllDataRequested: true })
+            {
+                activity.SetTag(CheckpointingTagNames.Outcome, outcome);
+                activity.SetTag(CheckpointingTagNames.Fallbacks, stats.Fallbacks);
+                if (restored is not null)
+                {
+                    activity.SetTag(CheckpointingTagNames.Step, restored.Step);
+                    activity.SetTag(CheckpointingTagNames.ManifestKey, restored.ManifestKey);
+                }
+            }
+
+            if (restored is null)
+            {
+                Log.NothingToRestore(_logger, Chain, StateFileKey);
+            }
+            else
+            {
+                Log.RestoreCompleted(_logger, Chain, restored.Step, elapsed.TotalSeconds, stats.Bytes, stats.Fallbacks);
+            }
+
+            return restored;
+        }
+        catch (Exception ex)
+        {
+            TimeSpan elapsed = _time.GetElapsedTime(started);
+            bool cancelled = ex is OperationCanceledException && cancellationToken.IsCancellationRequested;
+            _metrics.RecordRestore(elapsed, Chain, _store.ProviderName, cancelled ? CheckpointingTagValues.Cancelled : CheckpointingTagValues.Failure, ex);
+            activity?.SetTag(CheckpointingTagNames.Fallbacks, stats.Fallbacks);
+            CheckpointingMetrics.SetFailure(activity, ex, cancelled);
+            if (!cancelled)
+            {
+                Log.RestoreFailed(_logger, Chain, target, elapsed.TotalSeconds, ex);
+            }
+
+            throw;
+        }
+    }
+
+    private void TrackLatest()
+    {
+        if (_view.Count > 0 && !_ownershipLost)
+        {
+            _metrics.TrackLatest(this, Chain, _store.ProviderName, _time, _view[0].CreatedAt);
+        }
+    }
 
     private async Task<CheckpointReference> SaveCoreAsync(long step, IReadOnlyList<KeyValuePair<string, ICheckpointSnapshot>> snapshots, CancellationToken cancellationToken)
     {
@@ -323,6 +468,7 @@ public sealed partial class CheckpointManager : IDisposable
         {
             string key = $"{savePrefix}.{snapshot.Key}{PartSuffix}";
             (long length, string checksum) = await UploadPartAsync(key, snapshot.Value, cancellationToken).ConfigureAwait(false);
+            _metrics.AddBytesWritten(length, Chain, _store.ProviderName);
             parts.Add(new CheckpointPartInfo { Name = snapshot.Key, Key = key, Length = length, Checksum = checksum });
         }
 
@@ -349,8 +495,29 @@ public sealed partial class CheckpointManager : IDisposable
         List<CheckpointReference> retained = candidates.Take(_options.KeepMax).ToList();
         List<CheckpointReference> dropped = [.. _view.Where(r => !retained.Contains(r))];
 
-        await CommitAsync(retained, manifestKey, cancellationToken).ConfigureAwait(false);
+        using (Activity? commit = CheckpointingMetrics.StartActivity(CheckpointingActivityNames.Commit, Chain, _store.ProviderName))
+        {
+            if (commit is { IsAllDataRequested: true })
+            {
+                commit.SetTag(CheckpointingTagNames.Step, step);
+                commit.SetTag(CheckpointingTagNames.ManifestKey, manifestKey);
+            }
+
+            try
+            {
+                await CommitAsync(retained, manifestKey, cancellationToken).ConfigureAwait(false);
+                CheckpointingMetrics.SetOutcome(commit, CheckpointingTagValues.Success);
+            }
+            catch (Exception ex)
+            {
+                CheckpointingMetrics.SetFailure(commit, ex, ex is OperationCanceledException && cancellationToken.IsCancellationRequested);
+                throw;
+            }
+        }
+
         Interlocked.Increment(ref _commitCount);
+        _metrics.AddCommit(Chain, _store.ProviderName);
+        TrackLatest();
         Log.Committed(_logger, Chain, step, manifestKey, parts.Count, manifest.TotalLength);
 
         foreach (CheckpointReference old in dropped)
@@ -401,6 +568,7 @@ public sealed partial class CheckpointManager : IDisposable
             }
 
             _ownershipLost = true;
+            _metrics.ForgetLatest(this);
             Log.OwnershipLost(_logger, Chain, StateFileKey);
             throw new CheckpointOwnershipLostException(Chain, StateFileKey, conflict);
         }
@@ -455,12 +623,14 @@ public sealed partial class CheckpointManager : IDisposable
         {
             _stateVersion = version;
             _view = [.. state.Checkpoints];
+            TrackLatest();
             _resyncNeeded = false;
             Log.CommitConfirmed(_logger, Chain);
             return;
         }
 
         _ownershipLost = true;
+        _metrics.ForgetLatest(this);
         Log.OwnershipLost(_logger, Chain, StateFileKey);
         throw new CheckpointOwnershipLostException(Chain, StateFileKey);
     }
@@ -545,7 +715,7 @@ public sealed partial class CheckpointManager : IDisposable
         }
     }
 
-    private async Task<CheckpointReference> RestoreFirstSoundAsync(List<CheckpointReference> candidates, IReadOnlyList<KeyValuePair<string, ICheckpointable>> targets, string failureSummary, CancellationToken cancellationToken)
+    private async Task<CheckpointReference> RestoreFirstSoundAsync(List<CheckpointReference> candidates, IReadOnlyList<KeyValuePair<string, ICheckpointable>> targets, string failureSummary, RestoreStats stats, CancellationToken cancellationToken)
     {
         var failures = new List<Exception>();
         for (int i = 0; i < candidates.Count; i++)
@@ -553,7 +723,7 @@ public sealed partial class CheckpointManager : IDisposable
             CheckpointReference candidate = candidates[i];
             try
             {
-                await RestoreFromAsync(candidate, targets, cancellationToken).ConfigureAwait(false);
+                await RestoreFromAsync(candidate, targets, stats, cancellationToken).ConfigureAwait(false);
                 Log.Restored(_logger, Chain, candidate.Step, candidate.ManifestKey);
                 return candidate;
             }
@@ -564,6 +734,20 @@ public sealed partial class CheckpointManager : IDisposable
                 {
                     // Only a failure followed by another candidate is a fallback.
                     Interlocked.Increment(ref _fallbackCount);
+                    stats.Fallbacks++;
+                    _metrics.AddFallback(Chain, _store.ProviderName);
+                    if (stats.Activity is { IsAllDataRequested: true } activity)
+                    {
+                        activity.AddEvent(new ActivityEvent(
+                            CheckpointingActivityNames.FallbackEvent,
+                            tags: new ActivityTagsCollection
+                            {
+                                [CheckpointingTagNames.Step] = candidate.Step,
+                                [CheckpointingTagNames.ManifestKey] = candidate.ManifestKey,
+                                [CheckpointingTagNames.ErrorType] = CheckpointingMetrics.ErrorType(ex),
+                            }));
+                    }
+
                     Log.FallingBack(_logger, Chain, candidate.Step, candidate.ManifestKey, ex);
                 }
             }
@@ -575,7 +759,7 @@ public sealed partial class CheckpointManager : IDisposable
             new AggregateException(failures));
     }
 
-    private async Task RestoreFromAsync(CheckpointReference checkpoint, IReadOnlyList<KeyValuePair<string, ICheckpointable>> targets, CancellationToken cancellationToken)
+    private async Task RestoreFromAsync(CheckpointReference checkpoint, IReadOnlyList<KeyValuePair<string, ICheckpointable>> targets, RestoreStats stats, CancellationToken cancellationToken)
     {
         CheckpointManifest manifest = await ReadManifestAsync(checkpoint, cancellationToken).ConfigureAwait(false);
         if (!string.Equals(manifest.Chain, Chain, StringComparison.Ordinal))
@@ -622,17 +806,25 @@ public sealed partial class CheckpointManager : IDisposable
             {
                 try
                 {
-                    await target.Value.RestoreStateAsync(verifying, cancellationToken).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException and not CheckpointException)
-                {
-                    // The target could not parse its bytes. If the bytes are damaged, that is the real cause (and a reason
-                    // to fall back); if they are intact, the target's error stands.
-                    await verifying.DrainAsync(cancellationToken).ConfigureAwait(false);
-                    throw;
-                }
+                    try
+                    {
+                        await target.Value.RestoreStateAsync(verifying, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException and not CheckpointException)
+                    {
+                        // The target could not parse its bytes. If the bytes are damaged, that is the real cause (and a reason
+                        // to fall back); if they are intact, the target's error stands.
+                        await verifying.DrainAsync(cancellationToken).ConfigureAwait(false);
+                        throw;
+                    }
 
-                await verifying.DrainAsync(cancellationToken).ConfigureAwait(false);
+                    await verifying.DrainAsync(cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    stats.Bytes += verifying.Position;
+                    _metrics.AddBytesRead(verifying.Position, Chain, _store.ProviderName);
+                }
             }
         }
     }
@@ -697,13 +889,27 @@ public sealed partial class CheckpointManager : IDisposable
         {
             _view = [.. state.Checkpoints];
         }
-        else
+        else if (damage is not null)
         {
             Log.RebuildingView(_logger, Chain, StateFileKey, damage);
             _view = await RebuildViewAsync(cancellationToken).ConfigureAwait(false);
         }
+        else
+        {
+            // A missing state file is normal for a new chain; with manifests in the store, it was lost.
+            _view = await RebuildViewAsync(cancellationToken).ConfigureAwait(false);
+            if (_view.Count > 0)
+            {
+                Log.RebuildingView(_logger, Chain, StateFileKey, null);
+            }
+            else
+            {
+                Log.NewChain(_logger, Chain, StateFileKey);
+            }
+        }
 
         _viewLoaded = true;
+        TrackLatest();
     }
 
     private async Task<List<CheckpointReference>> RebuildViewAsync(CancellationToken cancellationToken)
@@ -892,6 +1098,16 @@ public sealed partial class CheckpointManager : IDisposable
         RandomNumberGenerator.Fill(buffer);
         return Convert.ToHexStringLower(buffer);
     }
+}
+
+/// <summary>What one restore read and skipped, for its log event and activity.</summary>
+internal sealed class RestoreStats
+{
+    public long Bytes { get; set; }
+
+    public int Fallbacks { get; set; }
+
+    public Activity? Activity { get; init; }
 }
 
 /// <summary>A snapshot failed while it was being written, so the save it belonged to was abandoned.</summary>

@@ -43,6 +43,12 @@ public sealed class InputPipelineCheckpointingOptions
     /// <summary>Gets or sets which checkpoint the hook restores. Default <see cref="InputRestoreMode.Latest"/>.</summary>
     public InputRestoreMode RestoreMode { get; set; } = InputRestoreMode.Latest;
 
+    /// <summary>
+    /// Gets or sets the step the hook restores with <see cref="InputRestoreMode.AtStep"/> (only with that mode; zero or
+    /// more). Default <see langword="null"/>: given at run time with <see cref="CheckpointInputPipelineHook.RestoreAtStep"/>.
+    /// </summary>
+    public long? RestoreStep { get; set; }
+
     /// <summary>Gets or sets the grace period before unreferenced objects are collected as orphans. Default one hour.</summary>
     public TimeSpan OrphanGracePeriod { get; set; } = CheckpointManagerOptions.DefaultOrphanGracePeriod;
 
@@ -59,6 +65,7 @@ public sealed class InputPipelineCheckpointingOptions
         SaveInBackground = SaveInBackground,
         OnSaveFailure = OnSaveFailure,
         RestoreMode = RestoreMode,
+        RestoreStep = RestoreStep,
         OrphanGracePeriod = OrphanGracePeriod,
     };
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using InputPipeline.Checkpointing;
 using InputPipeline.Checkpointing.Local;
 using Microsoft.Extensions.Configuration;
@@ -15,7 +16,8 @@ public static class InputPipelineCheckpointingServiceCollectionExtensions
     /// <c>InputPipelineCheckpointing</c> section of <paramref name="configuration"/>: the options and their validation on
     /// start, the built-in <c>Local</c> provider (bound from <c>InputPipelineCheckpointing:Local</c>), the
     /// <see cref="IInputStateStore"/> the <c>Provider</c> key selects, and <see cref="CheckpointInputPipelineHook"/> (transient:
-    /// one per training run). Calling it again is safe.
+    /// one per training run), whose meter comes from the registered <see cref="IMeterFactory"/> when there is one (a
+    /// generic host registers it). Calling it again is safe.
     /// </summary>
     /// <param name="services">The services.</param>
     /// <param name="configuration">The application's configuration (its <c>InputPipelineCheckpointing</c> section is bound).</param>
@@ -66,7 +68,8 @@ public static class InputPipelineCheckpointingServiceCollectionExtensions
             sp.GetRequiredService<IInputStateStore>(),
             sp.GetRequiredService<IOptions<InputPipelineCheckpointingOptions>>().Value.ToHookOptions(),
             sp.GetService<ILoggerFactory>(),
-            sp.GetService<TimeProvider>()));
+            sp.GetService<TimeProvider>(),
+            sp.GetService<IMeterFactory>()));
     }
 
     private static IInputStateStore CreateStore(IServiceProvider services)

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using InputPipeline.Checkpointing.Internal;
@@ -39,6 +40,12 @@ public interface IEstimator
 
     /// <summary>Gets the clock.</summary>
     TimeProvider TimeProvider { get; }
+
+    /// <summary>
+    /// Gets the factory of the <see cref="CheckpointingTelemetry.MeterName"/> meter, or <see langword="null"/> (the
+    /// default implementation) for the process-wide meter.
+    /// </summary>
+    IMeterFactory? MeterFactory => null;
 }
 
 /// <summary>The result of <see cref="Estimator{TBatch}.EvaluateAsync"/>.</summary>
@@ -76,9 +83,13 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
     /// <param name="config">The run configuration; it must name a store or a model directory and exactly one cadence.</param>
     /// <param name="loggerFactory">The logger factory; <see langword="null"/> (the default) logs nothing.</param>
     /// <param name="timeProvider">The clock; <see langword="null"/> (the default) is <see cref="TimeProvider.System"/>.</param>
+    /// <param name="meterFactory">
+    /// Creates the <see cref="CheckpointingTelemetry.MeterName"/> meter of the model and input checkpoints;
+    /// <see langword="null"/> (the default) uses a process-wide meter of that name.
+    /// </param>
     /// <exception cref="ArgumentNullException"><paramref name="model"/> or <paramref name="config"/> is null.</exception>
     /// <exception cref="CheckpointOptionsException">The configuration names neither a store nor a model directory, or its cadence or retention is invalid.</exception>
-    public Estimator(IEstimatorModel<TBatch> model, RunConfig config, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+    public Estimator(IEstimatorModel<TBatch> model, RunConfig config, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, IMeterFactory? meterFactory = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(config);
@@ -91,6 +102,7 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
                 : new LocalInputStateStore(new LocalStoreOptions { Path = config.ModelDirectory }));
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         TimeProvider = timeProvider ?? TimeProvider.System;
+        MeterFactory = meterFactory;
         _logger = LoggerFactory.CreateLogger<Estimator<TBatch>>();
         string modelChain = config.NumWorkerReplicas > 1
             ? string.Create(CultureInfo.InvariantCulture, $"model_{config.TaskType}_{config.TaskId}")
@@ -104,7 +116,8 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
                 KeepMax = config.KeepCheckpointMax,
             },
             LoggerFactory.CreateLogger<CheckpointManager>(),
-            TimeProvider);
+            TimeProvider,
+            MeterFactory);
     }
 
     /// <inheritdoc/>
@@ -118,6 +131,9 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
 
     /// <inheritdoc/>
     public TimeProvider TimeProvider { get; }
+
+    /// <inheritdoc/>
+    public IMeterFactory? MeterFactory { get; }
 
     /// <summary>Gets the global step the model is at.</summary>
     public long GlobalStep { get; private set; }
@@ -236,7 +252,7 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
         if (models.Count > 0)
         {
             KeyValuePair<string, ICheckpointable>[] target = [new("model", _model)];
-            using var inputs = new CheckpointManager(Store, Config.ToInputHookOptions().ToManagerOptions(), LoggerFactory.CreateLogger<CheckpointManager>(), TimeProvider);
+            using var inputs = new CheckpointManager(Store, Config.ToInputHookOptions().ToManagerOptions(), LoggerFactory.CreateLogger<CheckpointManager>(), TimeProvider, MeterFactory);
             IReadOnlyList<CheckpointReference> inputCheckpoints = await inputs.ListCheckpointsAsync(cancellationToken).ConfigureAwait(false);
             CheckpointReference? restored = null;
             bool aligned = false;
@@ -296,7 +312,9 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
                 new StepOrSecondsTimer(config.SaveCheckpointsSteps, config.SaveCheckpointsSecs is { } s ? TimeSpan.FromSeconds(s) : null),
                 config.SaveInBackground,
                 config.OnSaveFailure,
-                (step, failures, ex) => EstimatorLog.ModelSaveFailed(owner._logger, step, failures, ex));
+                (step, failures, ex) => EstimatorLog.ModelSaveFailed(owner._logger, step, failures, ex),
+                owner.TimeProvider,
+                owner._logger);
         }
 
         public override async ValueTask BeforeRunAsync(SessionRunContext context, CancellationToken cancellationToken = default)
@@ -314,7 +332,7 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
                 return;
             }
 
-            await _saver.SaveAsync(context.GlobalStep, context.Timestamp, _targets, wait: true, cancellationToken).ConfigureAwait(false);
+            await _saver.SaveAsync(context.GlobalStep, context.Timestamp, _targets, wait: true, CheckpointingTagValues.Initial, cancellationToken).ConfigureAwait(false);
         }
 
         public override async ValueTask AfterRunAsync(SessionRunContext context, CancellationToken cancellationToken = default)
@@ -322,7 +340,7 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
             await _saver.ObserveCompletedAsync().ConfigureAwait(false);
             if (_saver.ShouldTrigger(context.GlobalStep, context.Timestamp))
             {
-                await _saver.SaveAsync(context.GlobalStep, context.Timestamp, _targets, wait: false, cancellationToken).ConfigureAwait(false);
+                await _saver.SaveAsync(context.GlobalStep, context.Timestamp, _targets, wait: false, CheckpointingTagValues.Periodic, cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -333,11 +351,7 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
                 return;
             }
 
-            await _saver.FlushAsync(cancellationToken).ConfigureAwait(false);
-            if (_saver.LastCommittedStep != session.GlobalStep)
-            {
-                await _saver.SaveAsync(session.GlobalStep, _owner.TimeProvider.GetUtcNow(), _targets, wait: true, cancellationToken).ConfigureAwait(false);
-            }
+            await _saver.FinishAsync(session.GlobalStep, () => _targets, cancellationToken).ConfigureAwait(false);
         }
 
         public ValueTask DisposeAsync() => _saver.DisposeAsync();
