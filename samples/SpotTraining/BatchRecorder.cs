@@ -85,17 +85,3 @@ internal sealed class BatchRecorder : IEstimatorModel<string[]>, IDisposable
 
     public void Dispose() => _log?.Dispose();
 }
-
-/// <summary>Asks the session to stop after the current step once the host is stopping (SIGTERM, Ctrl+C).</summary>
-internal sealed class StopWhenRequestedHook(CancellationToken stopping) : SessionRunHook
-{
-    public override ValueTask AfterRunAsync(SessionRunContext context, CancellationToken cancellationToken = default)
-    {
-        if (stopping.IsCancellationRequested)
-        {
-            context.RequestStop();
-        }
-
-        return ValueTask.CompletedTask;
-    }
-}

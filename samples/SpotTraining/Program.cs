@@ -1,13 +1,16 @@
 // SpotTraining: a training job for spot / preemptible VMs. It reads synthetic input files through a checkpointable
 // pipeline (interleave → repeat → shuffle → batch → prefetch), checkpoints the pipeline and its "model" on the
 // configured cadence into the configured store, and resumes exactly where the last committed checkpoint left off.
+// On SIGTERM/Ctrl+C, or a cloud preemption notice (InputPipelineCheckpointing:Preemption:Aws|Azure|Gce, off by
+// default), it finishes the current step, saves a final checkpoint there, and exits 0.
 //
-// Exit codes: 0 done (Training:Steps reached, or stopped cleanly by SIGTERM/Ctrl+C after saving);
+// Exit codes: 0 done (Training:Steps reached, or stopped cleanly by SIGTERM/Ctrl+C or a preemption notice after saving);
 //             2 invalid configuration; 3 unusable data directory; 4 checkpoint failure; 1 anything else.
 using System.Globalization;
 using InputPipeline.Checkpointing;
 using InputPipeline.Checkpointing.Hosting;
 using InputPipeline.Checkpointing.Pipeline;
+using InputPipeline.Checkpointing.Preemption;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -25,7 +28,8 @@ HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicati
 builder.Services.AddInputPipelineCheckpointing(builder.Configuration)
     .AddAzureBlobStore()
     .AddS3Store()
-    .AddGcsStore();
+    .AddGcsStore()
+    .AddPreemptionHandling(); // SIGTERM/Ctrl+C, and the cloud notices enabled under InputPipelineCheckpointing:Preemption
 builder.Services.AddOptions<TrainingOptions>().Bind(builder.Configuration.GetSection(TrainingOptions.SectionName)).ValidateOnStart();
 builder.Services.AddSingleton<IValidateOptions<TrainingOptions>, TrainingOptionsValidator>();
 
@@ -40,7 +44,6 @@ catch (OptionsValidationException ex)
     return 2;
 }
 
-IHostApplicationLifetime lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
 ILoggerFactory loggers = host.Services.GetRequiredService<ILoggerFactory>();
 TrainingOptions training = host.Services.GetRequiredService<IOptions<TrainingOptions>>().Value;
 InputPipelineCheckpointingOptions checkpointing = host.Services.GetRequiredService<IOptions<InputPipelineCheckpointingOptions>>().Value;
@@ -70,6 +73,10 @@ var config = new RunConfig
 };
 
 using var model = new BatchRecorder(training.BatchLog, training.StepDelayMs);
+
+// Stops after the step under way once a preemption is requested; the session's end then saves the model and the input
+// pipeline at that step, and (last in the list) acknowledges the notice once both are committed.
+PreemptionHook preemption = host.Services.GetRequiredService<PreemptionHook>();
 using var estimator = new Estimator<string[]>(model, config, loggers);
 long reached;
 try
@@ -82,7 +89,7 @@ try
             .Batch(BatchSize, dropRemainder: true)
             .Prefetch(4)
             .CreateIterator(),
-        hooks: [new CheckpointInputPipelineHook(estimator), new StopWhenRequestedHook(lifetime.ApplicationStopping)],
+        hooks: [new CheckpointInputPipelineHook(estimator), preemption],
         maxSteps: training.Steps,
         cancellationToken: CancellationToken.None);
 }
@@ -94,6 +101,6 @@ catch (CheckpointException ex)
 
 Console.WriteLine(reached >= training.Steps
     ? string.Create(CultureInfo.InvariantCulture, $"Reached global step {reached} of {training.Steps}.")
-    : string.Create(CultureInfo.InvariantCulture, $"Stopped at global step {reached} of {training.Steps} after a stop request; the checkpoint at step {reached} is committed."));
+    : string.Create(CultureInfo.InvariantCulture, $"Stopped at global step {reached} of {training.Steps} after a stop request ({preemption.Monitor.Notice?.Reason}); the checkpoint at step {reached} is committed."));
 await host.StopAsync();
 return 0;
