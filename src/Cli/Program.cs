@@ -1,2 +1,10 @@
-// Placeholder entry point; the commands are being written (issue 6).
-return 0;
+// The ckpt executable: list, show, verify, prune, gc and copy checkpoints in any supported store.
+using InputPipeline.Checkpointing.Cli;
+
+return await CliApp.RunAsync(args, new CliSettings
+{
+    Output = Console.Out,
+    Error = Console.Error,
+    ShowProgress = !Console.IsOutputRedirected,
+    HandleTerminationSignals = true,
+}).ConfigureAwait(false);
