@@ -13,6 +13,14 @@ public sealed class InputPipelineCheckpointingOptions
     /// <summary>The provider used when none is configured: <c>Local</c>.</summary>
     public const string DefaultProvider = "Local";
 
+    /// <summary>
+    /// Gets or sets the store as a URI — a path or <c>file:///…</c>, <c>s3://bucket/prefix</c>, <c>gs://bucket/prefix</c>
+    /// or <c>az://account/container/prefix</c> (see <see cref="StoreUri"/>) — a shortcut for <see cref="Provider"/> plus
+    /// the provider's path, bucket or container, and prefix keys. Other provider keys (endpoints, credentials, create-if-
+    /// missing) still come from the provider's section. Default <see langword="null"/>.
+    /// </summary>
+    public string? Store { get; set; }
+
     /// <summary>Gets or sets the name of the store provider to use (<c>Local</c>, <c>AzureBlob</c>, <c>S3</c>, <c>Gcs</c>); it must be registered. Default <see cref="DefaultProvider"/>.</summary>
     public string Provider { get; set; } = DefaultProvider;
 

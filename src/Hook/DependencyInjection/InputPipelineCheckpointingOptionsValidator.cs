@@ -34,6 +34,18 @@ public sealed class InputPipelineCheckpointingOptionsValidator : IValidateOption
             failures.Add($"{InputPipelineCheckpointingOptions.SectionName}:{ex.Message}");
         }
 
+        if (!string.IsNullOrEmpty(options.Store))
+        {
+            if (!StoreUri.TryParse(options.Store, out StoreUri? uri, out string? error))
+            {
+                failures.Add($"{InputPipelineCheckpointingOptions.SectionName}:Store: {error}");
+            }
+            else if (!string.Equals(uri.ProviderName, options.Provider, StringComparison.OrdinalIgnoreCase))
+            {
+                failures.Add($"{InputPipelineCheckpointingOptions.SectionName}:Store: \"{options.Store}\" names the {uri.ProviderName} provider but Provider is \"{options.Provider}\"; set one of them.");
+            }
+        }
+
         string[] registered = [.. _registrations.Select(r => r.ProviderName).Distinct(StringComparer.OrdinalIgnoreCase)];
         if (string.IsNullOrWhiteSpace(options.Provider))
         {

@@ -28,6 +28,23 @@ public static class InputPipelineCheckpointingServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
         IConfigurationSection section = configuration.GetSection(InputPipelineCheckpointingOptions.SectionName);
+        if (section["Store"] is { Length: > 0 } store && StoreUri.TryParse(store, out StoreUri? uri, out _))
+        {
+            // The Store shortcut stands for Provider plus the provider's location keys; explicit keys of the provider's
+            // own section (endpoints, credentials) still apply. An unparsable value is reported by the validator.
+            // An explicit Provider is kept, so that one naming another provider than Store fails validation.
+            string providerKey = InputPipelineCheckpointingOptions.SectionName + ":Provider";
+            IEnumerable<KeyValuePair<string, string?>> values = uri.ToConfigurationValues(
+                    InputPipelineCheckpointingOptions.SectionName,
+                    includeAzureServiceUri: string.IsNullOrEmpty(section["AzureBlob:ConnectionString"]) && string.IsNullOrEmpty(section["AzureBlob:ServiceUri"]))
+                .Where(pair => string.IsNullOrEmpty(section["Provider"]) || !string.Equals(pair.Key, providerKey, StringComparison.OrdinalIgnoreCase));
+            section = new ConfigurationBuilder()
+                .AddConfiguration(configuration)
+                .AddInMemoryCollection(values)
+                .Build()
+                .GetSection(InputPipelineCheckpointingOptions.SectionName);
+        }
+
         services.AddOptions<InputPipelineCheckpointingOptions>().Bind(section);
         var builder = new Builder(services, section);
         AddCore(builder);

@@ -2,7 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text.RegularExpressions;
 
-namespace InputPipeline.Checkpointing.Cli;
+namespace InputPipeline.Checkpointing;
 
 /// <summary>The kind of store a <see cref="StoreUri"/> names.</summary>
 public enum StoreUriKind
