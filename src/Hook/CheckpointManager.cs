@@ -275,6 +275,56 @@ public sealed partial class CheckpointManager : IDisposable
     }
 
     /// <summary>
+    /// Applies retention now, as a save would: commits the chain's <paramref name="keepMax"/> newest checkpoints as the
+    /// retained list by a compare-and-swap of the state file, then deletes the others, each manifest before its parts.
+    /// </summary>
+    /// <param name="keepMax">How many of the newest checkpoints to keep; at least 1.</param>
+    /// <param name="dryRun">When <see langword="true"/>, only reports what would be dropped.</param>
+    /// <param name="cancellationToken">Cancels the prune.</param>
+    /// <returns>The checkpoints dropped (or that would be), newest first.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="keepMax"/> is less than 1.</exception>
+    /// <exception cref="CheckpointOwnershipLostException">Another writer committed to the chain meanwhile; nothing was dropped.</exception>
+    /// <exception cref="CheckpointFormatVersionException">The chain's state file was written by a newer SDK.</exception>
+    /// <exception cref="CheckpointStoreException">The store is unreachable or refused a request.</exception>
+    public async Task<IReadOnlyList<CheckpointReference>> PruneAsync(int keepMax, bool dryRun = false, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(keepMax, 1);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ThrowIfOwnershipLost();
+            if (!_viewLoaded)
+            {
+                await LoadViewAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else if (_resyncNeeded)
+            {
+                await ResyncAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            ThrowIfNewerFormat();
+            List<CheckpointReference> retained = [.. _view.Take(keepMax)];
+            List<CheckpointReference> dropped = [.. _view.Skip(keepMax)];
+            if (dryRun || dropped.Count == 0)
+            {
+                return dropped;
+            }
+
+            await CommitAsync(retained, retained[0].ManifestKey, cancellationToken).ConfigureAwait(false);
+            foreach (CheckpointReference old in dropped)
+            {
+                await DeleteCheckpointAsync(old, cancellationToken).ConfigureAwait(false);
+            }
+
+            return dropped;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
     /// Re-reads every part of <paramref name="checkpoint"/> and checks its length and checksum against the manifest,
     /// without restoring anything.
     /// </summary>

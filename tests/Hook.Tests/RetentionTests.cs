@@ -240,6 +240,37 @@ public sealed class RetentionTests : IDisposable
     }
 
     [Fact]
+    public async Task Prune_KeepsTheNewest_DryRunChangesNothing_AndAnotherWritersCommitIsAConflict()
+    {
+        var store = new InMemoryInputStateStore();
+        using (CheckpointManager writer = Ckpt.Manager(store))
+        {
+            for (int step = 1; step <= 4; step++)
+            {
+                await writer.SaveAsync(step, Ckpt.Bytes(("a", [(byte)step])));
+            }
+        }
+
+        string[] before = [.. store.Keys];
+        using CheckpointManager pruner = Ckpt.Manager(store);
+        IReadOnlyList<CheckpointReference> wouldDrop = await pruner.PruneAsync(2, dryRun: true);
+        Assert.Equal([2L, 1L], wouldDrop.Select(c => c.Step));
+        Assert.Equal(before, store.Keys);
+
+        IReadOnlyList<CheckpointReference> dropped = await pruner.PruneAsync(2);
+
+        Assert.Equal([2L, 1L], dropped.Select(c => c.Step));
+        Assert.Equal([4L, 3L], (await Ckpt.ReadStateFileAsync(store)).Checkpoints.Select(c => c.Step));
+        Assert.DoesNotContain(store.Keys, k => k.StartsWith("input.ckpt-1.", StringComparison.Ordinal) || k.StartsWith("input.ckpt-2.", StringComparison.Ordinal));
+        Assert.Equal(5, store.Keys.Count); // two manifests, two parts, the state file
+
+        using CheckpointManager other = Ckpt.Manager(store);
+        await other.SaveAsync(5, Ckpt.Bytes(("a", [5])));
+        await Assert.ThrowsAsync<CheckpointOwnershipLostException>(() => pruner.PruneAsync(1));
+        Assert.Equal([5L, 4L, 3L], (await Ckpt.ReadStateFileAsync(store)).Checkpoints.Select(c => c.Step));
+    }
+
+    [Fact]
     public async Task RetentionDeleteFailure_IsCollectedLaterAsAnOrphan()
     {
         var time = new FakeTimeProvider(Ckpt.Start);

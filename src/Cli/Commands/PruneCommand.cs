@@ -6,15 +6,14 @@ namespace InputPipeline.Checkpointing.Cli.Commands;
 
 /// <summary><c>ckpt prune &lt;store&gt; --keep N [--pipeline NAME] [--dry-run]</c>: retention through the checkpoint manager.</summary>
 /// <remarks>
-/// The manager applies retention only when it commits, so prune re-commits the latest checkpoint (same step, time,
-/// writer and bytes, new save id) with <c>KeepMax = N</c>: the manager's own retention then drops the older
-/// checkpoints, deleting each manifest before its parts, and the replaced objects of the latest.
+/// <see cref="CheckpointManager.PruneAsync"/> commits the shorter retained list by compare-and-swap of the state file,
+/// then deletes the dropped checkpoints, each manifest before its parts: the writer's own retention code.
 /// </remarks>
 internal static class PruneCommand
 {
     public static Command Create(CliContext context)
     {
-        var command = new Command("prune", "Keep only the N newest checkpoints of each pipeline, through the checkpoint manager's own retention (the latest is re-committed with KeepMax N; the manager then deletes the older ones, manifest before parts). Run it while no job writes to the pipeline: that job would lose ownership.");
+        var command = new Command("prune", "Keep only the N newest checkpoints of each pipeline, through the checkpoint manager's own retention (it commits the shorter list, then deletes the older ones, manifest before parts). Run it while no job writes to the pipeline: that job would lose ownership.");
         Argument<string> store = CommonArguments.Store();
         var keep = new Option<int>("--keep", "-k")
         {
@@ -56,33 +55,19 @@ internal static class PruneCommand
                 continue;
             }
 
-            CheckpointReference latest = references[0];
-            CheckpointManifest latestManifest;
-            try
-            {
-                latestManifest = await manager.ReadManifestAsync(latest, cancellationToken).ConfigureAwait(false);
-            }
-            catch (CheckpointCorruptedException ex)
-            {
-                throw new CheckpointCorruptedException(ex.Key, $"{ex.Reason} Prune re-commits the latest checkpoint of pipeline {chain.Name} (step {latest.Step}) and cannot while it is damaged; see `ckpt verify --all`.", ex);
-            }
-
             IReadOnlyList<CheckpointReference> dropped = [.. references.Skip(keep)];
             context.Out.WriteLine(string.Create(
                 CultureInfo.InvariantCulture,
                 $"pipeline {chain.Name}: {TextFormat.Count(references.Count, "checkpoint")}; keeping the {keep} newest (steps {Steps(references.Take(keep))}), removing {dropped.Count} (steps {Steps(dropped)})."));
-            context.Out.WriteLine(string.Create(
-                CultureInfo.InvariantCulture,
-                $"  the checkpoint manager re-commits step {latest.Step} (same step, time, writer and bytes; new save id) with KeepMax {keep}, then its retention deletes, manifest first:"));
+            context.Out.WriteLine("  the checkpoint manager commits the shorter list, then deletes, manifest first:");
 
             var doomed = new List<string>();
-            foreach (CheckpointReference reference in dropped.Prepend(latest))
+            foreach (CheckpointReference reference in dropped)
             {
                 foreach (string key in await ObjectsOfAsync(manager, catalog, reference, cancellationToken).ConfigureAwait(false))
                 {
                     doomed.Add(key);
-                    string note = reference == latest && key.EndsWith(".manifest", StringComparison.Ordinal) ? "  (replaced by the re-commit)" : string.Empty;
-                    context.Out.WriteLine($"    {verb}  {key}{note}");
+                    context.Out.WriteLine($"    {verb}  {key}");
                 }
             }
 
@@ -91,12 +76,7 @@ internal static class PruneCommand
                 continue;
             }
 
-            using CheckpointManager writer = CheckpointResaver.CreateWriter(store.Store, chain, keep, latestManifest);
-            await context.WithProgressAsync(
-                $"prune {chain.Name}",
-                latestManifest.TotalLength,
-                progress => CheckpointResaver.ResaveAsync(writer, store.Store, latestManifest, progress, cancellationToken)).ConfigureAwait(false);
-            prunedCheckpoints += dropped.Count;
+            prunedCheckpoints += (await manager.PruneAsync(keep, dryRun: false, cancellationToken).ConfigureAwait(false)).Count;
 
             // The manager logs and skips a retention delete that fails; say so rather than claim success.
             var remaining = new HashSet<string>(StringComparer.Ordinal);
