@@ -57,7 +57,8 @@ public sealed class EmulatorFixture : IAsyncLifetime, IDisposable
         string moto = FindOnPath("moto_server") ?? throw new InvalidOperationException("moto_server is not on PATH: install it with `pip install \"moto[server]\"` (scripts/test.sh expects it).");
         int motoPort = FreePort.Get();
         S3Endpoint = new Uri($"http://127.0.0.1:{motoPort}/");
-        _moto = await ExternalProcess.StartAsync($"moto_server on 127.0.0.1:{motoPort}", moto, ["-H", "127.0.0.1", "-p", motoPort.ToString(CultureInfo.InvariantCulture)], ExternalProcess.HttpReady(S3Endpoint), TimeSpan.FromSeconds(60), Directory.CreateDirectory(Path.Combine(_work.Path, "moto")).FullName);
+        _ = moto; // moto is installed; it is started one request at a time (see MotoServer)
+        _moto = await MotoServer.StartAsync(motoPort, Directory.CreateDirectory(Path.Combine(_work.Path, "moto")).FullName);
         _s3 = new AmazonS3Client(new BasicAWSCredentials("test", "test"), new AmazonS3Config { ServiceURL = S3Endpoint.AbsoluteUri, AuthenticationRegion = "us-east-1", ForcePathStyle = true });
 
         string azurite = Path.Combine(RepositoryPaths.Root, "tests", "emulators", "node_modules", ".bin", "azurite-blob");

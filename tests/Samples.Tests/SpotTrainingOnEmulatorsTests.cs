@@ -40,13 +40,7 @@ public sealed class SpotTrainingOnEmulatorsTests : IClassFixture<SpotTrainingRef
                 ["--blobHost", "127.0.0.1", "--blobPort", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--location", _dir.Combine("azurite"), "--skipApiVersionCheck", "--disableTelemetry", "--silent", "--loose"],
                 ExternalProcess.TcpReady(port),
                 TimeSpan.FromSeconds(60)),
-            "S3" => await ExternalProcess.StartAsync(
-                $"moto_server on 127.0.0.1:{port}",
-                "moto_server",
-                ["-H", "127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture)],
-                ExternalProcess.HttpReady(new Uri($"http://127.0.0.1:{port}/")),
-                TimeSpan.FromSeconds(60),
-                workingDirectory: _dir.Path),
+            "S3" => await MotoServer.StartAsync(port, _dir.Path),
             _ => await ExternalProcess.StartAsync(
                 $"GcsEmulator on 127.0.0.1:{port}",
                 "dotnet",

@@ -68,13 +68,8 @@ public sealed class MotoFixture : IAsyncLifetime, IDisposable
             int port = FreePort.Get();
             _endpoint = new Uri($"http://127.0.0.1:{port}/");
             _workDirectory = new TempDirectory("moto");
-            _moto = await ExternalProcess.StartAsync(
-                $"moto_server on 127.0.0.1:{port}",
-                executable,
-                ["-H", "127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture)],
-                ExternalProcess.HttpReady(_endpoint),
-                TimeSpan.FromSeconds(60),
-                _workDirectory.Path);
+            _ = executable; // moto is installed; it is started one request at a time (see MotoServer)
+            _moto = await MotoServer.StartAsync(port, _workDirectory.Path);
         }
 
         _client = new AmazonS3Client(Credentials, new AmazonS3Config
