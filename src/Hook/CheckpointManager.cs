@@ -325,6 +325,21 @@ public sealed partial class CheckpointManager : IDisposable
     }
 
     /// <summary>
+    /// Opens a checkpoint part for reading in <paramref name="store"/>, checked against its manifest entry: a missing
+    /// part or a wrong length fails at once, and a wrong checksum fails the read that reaches the end. Tools that copy
+    /// or inspect checkpoints use it rather than a second implementation of the checks.
+    /// </summary>
+    /// <param name="store">The store holding the part.</param>
+    /// <param name="part">The part, as its manifest records it.</param>
+    /// <param name="cancellationToken">Cancels opening the part.</param>
+    /// <returns>A read-only stream of the part's bytes; the caller disposes it.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="store"/> or <paramref name="part"/> is null.</exception>
+    /// <exception cref="CheckpointCorruptedException">The part is missing, of another length, or has an unsupported checksum (from the open); or its bytes do not match the checksum (from the last read).</exception>
+    /// <exception cref="CheckpointStoreException">The store is unreachable or refused the read.</exception>
+    public static async Task<Stream> OpenVerifiedPartAsync(IInputStateStore store, CheckpointPartInfo part, CancellationToken cancellationToken = default) =>
+        await OpenPartAsync(store, part, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
     /// Re-reads every part of <paramref name="checkpoint"/> and checks its length and checksum against the manifest,
     /// without restoring anything.
     /// </summary>
@@ -339,14 +354,7 @@ public sealed partial class CheckpointManager : IDisposable
         CheckpointManifest manifest = await ReadManifestAsync(checkpoint, cancellationToken).ConfigureAwait(false);
         foreach (CheckpointPartInfo part in manifest.Parts)
         {
-            if (!PartChecksum.IsSupported(part.Checksum))
-            {
-                throw new CheckpointCorruptedException(part.Key, $"unsupported checksum \"{part.Checksum}\".");
-            }
-
-            StoreReadResult read = await _store.ReadAsync(part.Key, 0, cancellationToken).ConfigureAwait(false)
-                ?? throw new CheckpointCorruptedException(part.Key, "the part is missing from the store.");
-            var verifying = new VerifyingReadStream(read.Content, part.Key, part.Length, part.Checksum);
+            VerifyingReadStream verifying = await OpenPartAsync(_store, part, cancellationToken).ConfigureAwait(false);
             await using (verifying.ConfigureAwait(false))
             {
                 try
@@ -842,16 +850,7 @@ public sealed partial class CheckpointManager : IDisposable
 
         foreach (KeyValuePair<string, ICheckpointable> target in targets)
         {
-            CheckpointPartInfo part = partsByName[target.Key];
-            StoreReadResult? read = await _store.ReadAsync(part.Key, 0, cancellationToken).ConfigureAwait(false)
-                ?? throw new CheckpointCorruptedException(part.Key, "the part is missing from the store.");
-            if (read.Info.Length != part.Length)
-            {
-                await read.DisposeAsync().ConfigureAwait(false);
-                throw new CheckpointCorruptedException(part.Key, $"the part holds {read.Info.Length} bytes, its manifest records {part.Length}.");
-            }
-
-            var verifying = new VerifyingReadStream(read.Content, part.Key, part.Length, part.Checksum);
+            VerifyingReadStream verifying = await OpenPartAsync(_store, partsByName[target.Key], cancellationToken).ConfigureAwait(false);
             await using (verifying.ConfigureAwait(false))
             {
                 try
@@ -877,6 +876,26 @@ public sealed partial class CheckpointManager : IDisposable
                 }
             }
         }
+    }
+
+    private static async Task<VerifyingReadStream> OpenPartAsync(IInputStateStore store, CheckpointPartInfo part, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(part);
+        if (!PartChecksum.IsSupported(part.Checksum))
+        {
+            throw new CheckpointCorruptedException(part.Key, $"unsupported checksum \"{part.Checksum}\".");
+        }
+
+        StoreReadResult read = await store.ReadAsync(part.Key, 0, cancellationToken).ConfigureAwait(false)
+            ?? throw new CheckpointCorruptedException(part.Key, "the part is missing from the store.");
+        if (read.Info.Length != part.Length)
+        {
+            await read.DisposeAsync().ConfigureAwait(false);
+            throw new CheckpointCorruptedException(part.Key, $"the part holds {read.Info.Length} bytes, its manifest records {part.Length}.");
+        }
+
+        return new VerifyingReadStream(read.Content, part.Key, part.Length, part.Checksum);
     }
 
     private async Task<CheckpointManifest> ReadManifestAsync(string manifestKey, CancellationToken cancellationToken)

@@ -1,6 +1,4 @@
 using System.Buffers;
-using System.Globalization;
-using System.IO.Hashing;
 using System.Runtime.ExceptionServices;
 
 namespace InputPipeline.Checkpointing.Cli.Internal;
@@ -13,9 +11,6 @@ namespace InputPipeline.Checkpointing.Cli.Internal;
 /// </summary>
 internal static class CheckpointResaver
 {
-    /// <summary>The checksum algorithm the SDK writes (<c>xxh3:</c> and 16 hex digits, XXH3 64-bit, big-endian).</summary>
-    public const string ChecksumAlgorithm = "xxh3";
-
     /// <summary>
     /// The grace period of the managers that re-commit: long enough that their first commit collects no orphan, so a
     /// copy or prune deletes nothing but what its retention drops (orphans are <c>ckpt gc</c>'s job).
@@ -47,14 +42,6 @@ internal static class CheckpointResaver
     public static async Task<(CheckpointReference Reference, CheckpointManifest Manifest)> ResaveAsync(
         CheckpointManager writer, IInputStateStore source, CheckpointManifest manifest, Action<long>? progress, CancellationToken cancellationToken)
     {
-        foreach (CheckpointPartInfo part in manifest.Parts)
-        {
-            if (!IsSupportedChecksum(part.Checksum))
-            {
-                throw new CheckpointCorruptedException(part.Key, $"its checksum \"{part.Checksum}\" is not of a supported kind ({ChecksumAlgorithm}:<16 hex digits>).");
-            }
-        }
-
         KeyValuePair<string, ICheckpointSnapshot>[] snapshots =
         [
             .. manifest.Parts.Select(part => KeyValuePair.Create(
@@ -96,37 +83,18 @@ internal static class CheckpointResaver
             && p.First.Length == p.Second.Length
             && string.Equals(p.First.Checksum, p.Second.Checksum, StringComparison.Ordinal));
 
-    private static bool IsSupportedChecksum(string checksum) =>
-        checksum.StartsWith(ChecksumAlgorithm + ":", StringComparison.Ordinal)
-        && checksum.Length == ChecksumAlgorithm.Length + 1 + 16
-        && ulong.TryParse(checksum.AsSpan(ChecksumAlgorithm.Length + 1), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out _);
-
     private static async ValueTask CopyPartAsync(IInputStateStore source, CheckpointPartInfo part, Stream destination, Action<long>? progress, CancellationToken cancellationToken)
     {
-        StoreReadResult read = await source.ReadAsync(part.Key, 0, cancellationToken).ConfigureAwait(false)
-            ?? throw new CheckpointCorruptedException(part.Key, "the part is missing from the store.");
-        await using (read.ConfigureAwait(false))
+        // The manager's own verified read: length and checksum are checked against the source manifest as it streams.
+        Stream verified = await CheckpointManager.OpenVerifiedPartAsync(source, part, cancellationToken).ConfigureAwait(false);
+        await using (verified.ConfigureAwait(false))
         {
-            if (read.Info.Length != part.Length)
-            {
-                throw new CheckpointCorruptedException(part.Key, $"the part holds {read.Info.Length} bytes, its manifest records {part.Length}.");
-            }
-
-            var hash = new XxHash3();
-            long total = 0;
             byte[] buffer = ArrayPool<byte>.Shared.Rent(256 * 1024);
             try
             {
                 int count;
-                while ((count = await read.Content.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                while ((count = await verified.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
                 {
-                    total += count;
-                    if (total > part.Length)
-                    {
-                        throw new CheckpointCorruptedException(part.Key, $"the part holds more than the {part.Length} bytes its manifest records.");
-                    }
-
-                    hash.Append(buffer.AsSpan(0, count));
                     await destination.WriteAsync(buffer.AsMemory(0, count), cancellationToken).ConfigureAwait(false);
                     progress?.Invoke(count);
                 }
@@ -134,17 +102,6 @@ internal static class CheckpointResaver
             finally
             {
                 ArrayPool<byte>.Shared.Return(buffer);
-            }
-
-            if (total != part.Length)
-            {
-                throw new CheckpointCorruptedException(part.Key, $"the part holds {total} bytes, its manifest records {part.Length}.");
-            }
-
-            string checksum = ChecksumAlgorithm + ":" + Convert.ToHexStringLower(hash.GetCurrentHash());
-            if (!string.Equals(checksum, part.Checksum, StringComparison.Ordinal))
-            {
-                throw new CheckpointCorruptedException(part.Key, $"its checksum is {checksum}, its manifest records {part.Checksum}.");
             }
         }
     }
