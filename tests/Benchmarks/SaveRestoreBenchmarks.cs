@@ -1,0 +1,93 @@
+using System.Globalization;
+
+namespace InputPipeline.Checkpointing.Benchmarks;
+
+/// <summary>
+/// Goals 1 and 2: a full save (parts, manifest, state-file swap, retention) against one raw upload of the same bytes,
+/// and a restore by a fresh manager (state file, manifest, verified part) against one raw download, on each store.
+/// </summary>
+public static class SaveRestoreBenchmarks
+{
+    private const int MiB = 1024 * 1024;
+
+    /// <summary>Runs both goals on <paramref name="target"/>.</summary>
+    /// <param name="target">The store.</param>
+    /// <param name="counts">Warm-ups and measured runs for the 64 MiB figures (the 1 MiB ones run three times as often).</param>
+    /// <param name="log">Progress output.</param>
+    /// <returns>The results.</returns>
+    public static async Task<IReadOnlyList<BenchmarkResult>> RunAsync(StoreTarget target, RunCounts counts, TextWriter log)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(log);
+        var results = new List<BenchmarkResult>();
+        foreach (int mib in new[] { 64, 1 })
+        {
+            RunCounts sized = mib == 64 ? counts : counts with { Runs = counts.Runs * 3 };
+            var state = new ByteState(mib * MiB, CaptureMode.Reference, seed: mib);
+            IInputStateStore store = target.CreateStore($"save-{mib}mib");
+            try
+            {
+                using var manager = new CheckpointManager(store, new CheckpointManagerOptions());
+                long step = 0;
+                (TimeSpan ours, TimeSpan raw) = await Harness.MeasurePairAsync(
+                    sized,
+                    async _ => await manager.SaveAsync(++step, [new("state", state.CaptureState())]),
+                    async i => await target.RawUploadAsync(string.Create(CultureInfo.InvariantCulture, $"up-{mib}-{i + 100}"), state.Bytes));
+                results.Add(new BenchmarkResult(
+                    $"1. save {mib} MiB vs raw upload [{target.Name}]",
+                    ours.TotalMilliseconds,
+                    raw.TotalMilliseconds,
+                    "ms",
+                    mib == 64 ? Goal.AtMost(1.15) : Goal.ReportOnly,
+                    $"baseline: {target.RawUpload}; ours: parts + manifest + state-file swap + retention (KeepMax 5)"));
+                log.WriteLine($"  {target.Name}: save {mib} MiB {ours.TotalMilliseconds:0.0} ms, raw upload {raw.TotalMilliseconds:0.0} ms");
+
+                if (mib == 64)
+                {
+                    string rawKey = "down-64";
+                    await target.RawUploadAsync(rawKey, state.Bytes);
+                    byte[] into = GC.AllocateUninitializedArray<byte>(state.Bytes.Length);
+                    var restored = new ByteState(state.Bytes.Length, CaptureMode.Reference, seed: 99);
+                    (TimeSpan restore, TimeSpan download) = await Harness.MeasurePairAsync(
+                        counts,
+                        async run =>
+                        {
+                            // A fresh manager, as after a restart: it reads the state file, the manifest and the part.
+                            using var fresh = new CheckpointManager(store, new CheckpointManagerOptions());
+                            if (await fresh.RestoreLatestAsync([new("state", restored)]) is null)
+                            {
+                                throw new InvalidOperationException("Nothing was restored.");
+                            }
+                        },
+                        async _ =>
+                        {
+                            int read = await target.RawDownloadAsync(rawKey, into);
+                            if (read != into.Length)
+                            {
+                                throw new InvalidOperationException($"The raw download read {read} bytes, not {into.Length}.");
+                            }
+                        });
+                    if (!restored.Bytes.AsSpan(sizeof(long)).SequenceEqual(state.Bytes.AsSpan(sizeof(long))))
+                    {
+                        throw new InvalidOperationException("The restored state differs from the saved one.");
+                    }
+
+                    results.Add(new BenchmarkResult(
+                        $"2. restore 64 MiB vs raw download [{target.Name}]",
+                        restore.TotalMilliseconds,
+                        download.TotalMilliseconds,
+                        "ms",
+                        Goal.AtMost(1.15),
+                        $"baseline: {target.RawDownload}; ours: state file + manifest + part, verified (length, XXH3)"));
+                    log.WriteLine($"  {target.Name}: restore 64 MiB {restore.TotalMilliseconds:0.0} ms, raw download {download.TotalMilliseconds:0.0} ms");
+                }
+            }
+            finally
+            {
+                (store as IDisposable)?.Dispose();
+            }
+        }
+
+        return results;
+    }
+}

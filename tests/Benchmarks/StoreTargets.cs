@@ -1,0 +1,339 @@
+using System.Net.Http.Headers;
+using System.Text;
+using Amazon.Runtime;
+using Amazon.S3;
+using Amazon.S3.Model;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using InputPipeline.Checkpointing.AzureBlob;
+using InputPipeline.Checkpointing.Gcs;
+using InputPipeline.Checkpointing.Local;
+using InputPipeline.Checkpointing.S3;
+using InputPipeline.Checkpointing.TestSupport;
+
+namespace InputPipeline.Checkpointing.Benchmarks;
+
+/// <summary>
+/// A store to benchmark against, with the raw calls of the provider's own SDK that the SDK's save and restore are
+/// compared with: one upload of the same bytes, one download into the same buffer.
+/// </summary>
+public abstract class StoreTarget : IAsyncDisposable
+{
+    /// <summary>Gets the store's name in the table ("Local", "Azurite", "moto", "GCS emulator").</summary>
+    public abstract string Name { get; }
+
+    /// <summary>Gets what the raw upload is, for the table's note.</summary>
+    public abstract string RawUpload { get; }
+
+    /// <summary>Gets what the raw download is, for the table's note.</summary>
+    public abstract string RawDownload { get; }
+
+    /// <summary>Creates an input state store over a fresh prefix of this target.</summary>
+    /// <param name="prefix">The prefix (a folder name for Local).</param>
+    /// <returns>The store; the caller disposes it if it is disposable.</returns>
+    public abstract IInputStateStore CreateStore(string prefix);
+
+    /// <summary>Uploads <paramref name="bytes"/> as <paramref name="key"/> with one plain call of the provider's SDK.</summary>
+    public abstract Task RawUploadAsync(string key, byte[] bytes, CancellationToken cancellationToken = default);
+
+    /// <summary>Downloads <paramref name="key"/> into <paramref name="buffer"/> with one plain call of the provider's SDK.</summary>
+    /// <returns>The number of bytes read.</returns>
+    public abstract Task<int> RawDownloadAsync(string key, Memory<byte> buffer, CancellationToken cancellationToken = default);
+
+    /// <inheritdoc />
+    public abstract ValueTask DisposeAsync();
+
+    /// <summary>Reads <paramref name="source"/> to its end into <paramref name="buffer"/>, as a restore target does.</summary>
+    /// <returns>The number of bytes read.</returns>
+    /// <exception cref="InvalidDataException">The stream holds more bytes than the buffer.</exception>
+    public static async Task<int> ReadAllAsync(Stream source, Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        int total = 0;
+        while (true)
+        {
+            if (total == buffer.Length)
+            {
+                byte[] probe = new byte[1];
+                if (await source.ReadAsync(probe, cancellationToken) != 0)
+                {
+                    throw new InvalidDataException($"The stream holds more than the expected {buffer.Length} bytes.");
+                }
+
+                return total;
+            }
+
+            int read = await source.ReadAsync(buffer[total..], cancellationToken);
+            if (read == 0)
+            {
+                return total;
+            }
+
+            total += read;
+        }
+    }
+}
+
+/// <summary>The Local store on this machine's disk, against <see cref="FileStream"/> + fsync.</summary>
+public sealed class LocalTarget(string root) : StoreTarget
+{
+    /// <inheritdoc />
+    public override string Name => "Local";
+
+    /// <inheritdoc />
+    public override string RawUpload => "FileStream write + fsync";
+
+    /// <inheritdoc />
+    public override string RawDownload => "FileStream read";
+
+    /// <inheritdoc />
+    public override IInputStateStore CreateStore(string prefix) => new LocalInputStateStore(Path.Combine(root, prefix));
+
+    /// <inheritdoc />
+    public override async Task RawUploadAsync(string key, byte[] bytes, CancellationToken cancellationToken = default)
+    {
+        string path = Path.Combine(root, "raw", key);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        await using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0, FileOptions.Asynchronous);
+        await file.WriteAsync(bytes, cancellationToken);
+        file.Flush(flushToDisk: true);
+    }
+
+    /// <inheritdoc />
+    public override async Task<int> RawDownloadAsync(string key, Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        await using var file = new FileStream(Path.Combine(root, "raw", key), FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.Asynchronous);
+        return await ReadAllAsync(file, buffer, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}
+
+/// <summary>Azurite, against <see cref="BlobClient.UploadAsync(BinaryData, bool, CancellationToken)"/> and <c>DownloadStreamingAsync</c>.</summary>
+public sealed class AzuriteTarget : StoreTarget
+{
+    private readonly ExternalProcess _process;
+    private readonly string _connectionString;
+    private readonly BlobContainerClient _container;
+
+    private AzuriteTarget(ExternalProcess process, string connectionString, BlobContainerClient container)
+    {
+        _process = process;
+        _connectionString = connectionString;
+        _container = container;
+    }
+
+    /// <inheritdoc />
+    public override string Name => "Azurite";
+
+    /// <inheritdoc />
+    public override string RawUpload => "BlobClient.UploadAsync";
+
+    /// <inheritdoc />
+    public override string RawDownload => "BlobClient.DownloadStreamingAsync";
+
+    /// <summary>Gets Azurite's connection string.</summary>
+    public string ConnectionString => _connectionString;
+
+    /// <summary>Gets the container the benchmarks use.</summary>
+    public string Container => _container.Name;
+
+    /// <summary>Starts Azurite and creates a container.</summary>
+    public static async Task<AzuriteTarget> StartAsync(string dataDirectory)
+    {
+        (ExternalProcess process, string connectionString) = await Emulators.StartAzuriteAsync(dataDirectory);
+        var container = new BlobServiceClient(connectionString).GetBlobContainerClient("bench");
+        await container.CreateIfNotExistsAsync();
+        return new AzuriteTarget(process, connectionString, container);
+    }
+
+    /// <inheritdoc />
+    public override IInputStateStore CreateStore(string prefix) =>
+        new AzureBlobInputStateStore(new AzureBlobStoreOptions { ConnectionString = _connectionString, Container = _container.Name, Prefix = prefix });
+
+    /// <inheritdoc />
+    public override async Task RawUploadAsync(string key, byte[] bytes, CancellationToken cancellationToken = default) =>
+        await _container.GetBlobClient("raw/" + key).UploadAsync(BinaryData.FromBytes(bytes), overwrite: true, cancellationToken);
+
+    /// <inheritdoc />
+    public override async Task<int> RawDownloadAsync(string key, Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        Azure.Response<BlobDownloadStreamingResult> response = await _container.GetBlobClient("raw/" + key).DownloadStreamingAsync(cancellationToken: cancellationToken);
+        await using Stream content = response.Value.Content;
+        return await ReadAllAsync(content, buffer, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public override async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await _container.DeleteIfExistsAsync();
+        }
+        finally
+        {
+            await _process.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>moto (S3), against <see cref="IAmazonS3.PutObjectAsync(PutObjectRequest, CancellationToken)"/> and <c>GetObjectAsync</c>.</summary>
+public sealed class MotoTarget : StoreTarget
+{
+    private readonly ExternalProcess _process;
+    private readonly AmazonS3Client _client;
+    private readonly string _bucket;
+
+    private MotoTarget(ExternalProcess process, Uri endpoint, AmazonS3Client client, string bucket)
+    {
+        _process = process;
+        Endpoint = endpoint;
+        _client = client;
+        _bucket = bucket;
+    }
+
+    /// <summary>Gets moto's endpoint.</summary>
+    public Uri Endpoint { get; }
+
+    /// <summary>Gets the bucket the benchmarks use.</summary>
+    public string Bucket => _bucket;
+
+    /// <summary>Gets moto's (fake) credentials.</summary>
+    public static AWSCredentials Credentials { get; } = new BasicAWSCredentials("test", "test");
+
+    /// <inheritdoc />
+    public override string Name => "moto";
+
+    /// <inheritdoc />
+    public override string RawUpload => "AmazonS3Client.PutObjectAsync";
+
+    /// <inheritdoc />
+    public override string RawDownload => "AmazonS3Client.GetObjectAsync";
+
+    /// <summary>Starts moto and creates a bucket.</summary>
+    public static async Task<MotoTarget> StartAsync(string workingDirectory)
+    {
+        (ExternalProcess process, Uri endpoint) = await Emulators.StartMotoAsync(workingDirectory);
+        var client = new AmazonS3Client(Credentials, new AmazonS3Config { ServiceURL = endpoint.AbsoluteUri, AuthenticationRegion = "us-east-1", ForcePathStyle = true });
+        const string bucket = "bench";
+        await client.PutBucketAsync(new PutBucketRequest { BucketName = bucket });
+        return new MotoTarget(process, endpoint, client, bucket);
+    }
+
+    /// <summary>Creates the store's options for this target.</summary>
+    public S3StoreOptions Options(string prefix) => new() { Bucket = _bucket, Prefix = prefix, ServiceUrl = Endpoint, ForcePathStyle = true, Region = "us-east-1" };
+
+    /// <inheritdoc />
+    public override IInputStateStore CreateStore(string prefix) => new S3InputStateStore(Options(prefix), Credentials);
+
+    /// <inheritdoc />
+    public override async Task RawUploadAsync(string key, byte[] bytes, CancellationToken cancellationToken = default)
+    {
+        using var content = new MemoryStream(bytes, writable: false);
+        await _client.PutObjectAsync(new PutObjectRequest { BucketName = _bucket, Key = "raw/" + key, InputStream = content, AutoCloseStream = false }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public override async Task<int> RawDownloadAsync(string key, Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        using GetObjectResponse response = await _client.GetObjectAsync(new GetObjectRequest { BucketName = _bucket, Key = "raw/" + key }, cancellationToken);
+        return await ReadAllAsync(response.ResponseStream, buffer, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public override async ValueTask DisposeAsync()
+    {
+        try
+        {
+            // moto keeps objects in memory: empty and delete the bucket.
+            string? token = null;
+            do
+            {
+                ListObjectsV2Response page = await _client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = _bucket, ContinuationToken = token });
+                foreach (S3Object item in page.S3Objects ?? [])
+                {
+                    await _client.DeleteObjectAsync(_bucket, item.Key);
+                }
+
+                token = page.IsTruncated == true ? page.NextContinuationToken : null;
+            }
+            while (token is not null);
+            await _client.DeleteBucketAsync(_bucket);
+        }
+        finally
+        {
+            _client.Dispose();
+            await _process.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>
+/// The repository's GCS emulator, against plain JSON API calls over <see cref="HttpClient"/> (a media upload and an
+/// <c>alt=media</c> download): Google.Cloud.Storage.V1 is not available here, and the provider itself is built on the
+/// same JSON API.
+/// </summary>
+public sealed class GcsEmulatorTarget : StoreTarget
+{
+    private const string Bucket = "bench";
+    private readonly ExternalProcess _process;
+    private readonly Uri _endpoint;
+    private readonly HttpClient _http;
+
+    private GcsEmulatorTarget(ExternalProcess process, Uri endpoint, HttpClient http)
+    {
+        _process = process;
+        _endpoint = endpoint;
+        _http = http;
+    }
+
+    /// <inheritdoc />
+    public override string Name => "GCS emulator";
+
+    /// <inheritdoc />
+    public override string RawUpload => "JSON API media upload (HttpClient)";
+
+    /// <inheritdoc />
+    public override string RawDownload => "JSON API alt=media download (HttpClient)";
+
+    /// <summary>Starts the emulator and creates a bucket.</summary>
+    public static async Task<GcsEmulatorTarget> StartAsync()
+    {
+        (ExternalProcess process, Uri endpoint) = await Emulators.StartGcsEmulatorAsync();
+        var http = new HttpClient { BaseAddress = endpoint, Timeout = TimeSpan.FromMinutes(5) };
+        using var body = new StringContent($$"""{"name":"{{Bucket}}"}""", Encoding.UTF8, "application/json");
+        using HttpResponseMessage created = await http.PostAsync("storage/v1/b?project=bench", body);
+        created.EnsureSuccessStatusCode();
+        return new GcsEmulatorTarget(process, endpoint, http);
+    }
+
+    /// <inheritdoc />
+    public override IInputStateStore CreateStore(string prefix) =>
+        new GcsInputStateStore(new GcsStoreOptions { Bucket = Bucket, Prefix = prefix, BaseUri = _endpoint });
+
+    /// <inheritdoc />
+    public override async Task RawUploadAsync(string key, byte[] bytes, CancellationToken cancellationToken = default)
+    {
+        using var content = new ByteArrayContent(bytes);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        using HttpResponseMessage response = await _http.PostAsync($"upload/storage/v1/b/{Bucket}/o?uploadType=media&name={Uri.EscapeDataString("raw/" + key)}", content, cancellationToken);
+        response.EnsureSuccessStatusCode();
+    }
+
+    /// <inheritdoc />
+    public override async Task<int> RawDownloadAsync(string key, Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        using HttpResponseMessage response = await _http.GetAsync($"storage/v1/b/{Bucket}/o/{Uri.EscapeDataString("raw/" + key)}?alt=media", HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        response.EnsureSuccessStatusCode();
+        await using Stream content = await response.Content.ReadAsStreamAsync(cancellationToken);
+        return await ReadAllAsync(content, buffer, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public override async ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        await _process.DisposeAsync();
+    }
+}
