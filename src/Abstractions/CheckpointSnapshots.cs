@@ -5,12 +5,12 @@ public static class CheckpointSnapshots
 {
     /// <summary>Creates a snapshot over bytes the caller has already copied; the bytes must not change afterwards.</summary>
     /// <param name="bytes">The state bytes; owned by the snapshot from now on.</param>
-    /// <returns>The snapshot.</returns>
+    /// <returns>The snapshot, an <see cref="IBufferedCheckpointSnapshot"/>: it is uploaded straight from memory.</returns>
     public static ICheckpointSnapshot FromBytes(ReadOnlyMemory<byte> bytes) => new BytesSnapshot(bytes);
 
     /// <summary>Creates a snapshot that copies <paramref name="bytes"/> now, so the caller may reuse its buffer.</summary>
     /// <param name="bytes">The state bytes to copy.</param>
-    /// <returns>The snapshot.</returns>
+    /// <returns>The snapshot, an <see cref="IBufferedCheckpointSnapshot"/>: it is uploaded straight from memory.</returns>
     public static ICheckpointSnapshot CopyOf(ReadOnlySpan<byte> bytes) => new BytesSnapshot(bytes.ToArray());
 
     /// <summary>Creates a snapshot whose bytes are produced later, on the upload thread, by <paramref name="write"/>.</summary>
@@ -24,9 +24,11 @@ public static class CheckpointSnapshots
         return new DelegateSnapshot(write, length);
     }
 
-    private sealed class BytesSnapshot(ReadOnlyMemory<byte> bytes) : ICheckpointSnapshot
+    private sealed class BytesSnapshot(ReadOnlyMemory<byte> bytes) : IBufferedCheckpointSnapshot
     {
         public long? Length => bytes.Length;
+
+        public ReadOnlyMemory<byte> Buffer => bytes;
 
         public ValueTask WriteToAsync(Stream destination, CancellationToken cancellationToken = default)
         {

@@ -48,6 +48,19 @@ public interface ICheckpointSnapshot : IDisposable
     ValueTask WriteToAsync(Stream destination, CancellationToken cancellationToken = default);
 }
 
+/// <summary>
+/// A snapshot whose bytes are already in memory, in their final form. A checkpoint manager uploads such a snapshot
+/// straight from <see cref="Buffer"/> as a seekable stream of known length, hashing it on another thread at the same
+/// time, instead of copying it through <see cref="ICheckpointSnapshot.WriteToAsync"/>; stores can then send it in one
+/// request and retry it. <see cref="CheckpointSnapshots.FromBytes"/> and <see cref="CheckpointSnapshots.CopyOf"/>
+/// return such snapshots.
+/// </summary>
+public interface IBufferedCheckpointSnapshot : ICheckpointSnapshot
+{
+    /// <summary>Gets the snapshot's bytes. They must not change until the snapshot is disposed.</summary>
+    ReadOnlyMemory<byte> Buffer { get; }
+}
+
 /// <summary>An iterator over a checkpointable input pipeline: it yields elements and can save and restore its position.</summary>
 /// <typeparam name="T">The element type.</typeparam>
 public interface ICheckpointableIterator<out T> : ICheckpointable, IAsyncDisposable

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.IO.Pipelines;
+using System.Runtime.InteropServices;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using InputPipeline.Checkpointing.Internal;
@@ -695,6 +696,11 @@ public sealed partial class CheckpointManager : IDisposable
 
     private async Task<(long Length, string Checksum)> UploadPartAsync(string key, ICheckpointSnapshot snapshot, CancellationToken cancellationToken)
     {
+        if (snapshot is IBufferedCheckpointSnapshot buffered && MemoryMarshal.TryGetArray(buffered.Buffer, out ArraySegment<byte> segment))
+        {
+            return await UploadBufferedPartAsync(key, segment, cancellationToken).ConfigureAwait(false);
+        }
+
         var pipe = new Pipe(new PipeOptions(
             pauseWriterThreshold: PipePauseThreshold,
             resumeWriterThreshold: PipePauseThreshold / 2,
@@ -758,6 +764,31 @@ public sealed partial class CheckpointManager : IDisposable
         }
 
         return (hashing.BytesWritten, hashing.Checksum);
+    }
+
+    /// <summary>
+    /// Uploads a part that is already in memory: the store reads it as a seekable stream of known length (no copy
+    /// through a pipe, one request where the store allows it, retries possible), while another thread hashes it.
+    /// </summary>
+    private async Task<(long Length, string Checksum)> UploadBufferedPartAsync(string key, ArraySegment<byte> bytes, CancellationToken cancellationToken)
+    {
+        Task<string> hashing = Task.Run(() => PartChecksum.Compute(bytes), CancellationToken.None);
+        var content = new MemoryStream(bytes.Array!, bytes.Offset, bytes.Count, writable: false);
+        try
+        {
+            await _store.WriteAsync(key, content, WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception storeFailure) when (storeFailure is not (CheckpointException or OperationCanceledException))
+        {
+            throw new CheckpointStoreException(_store.ProviderName, key, $"the write failed: {storeFailure.Message}", storeFailure);
+        }
+        finally
+        {
+            await content.DisposeAsync().ConfigureAwait(false);
+            await CompletionOf(hashing).ConfigureAwait(false);
+        }
+
+        return (bytes.Count, await hashing.ConfigureAwait(false));
     }
 
     private static async Task<Exception?> CompletionOf(Task task)
