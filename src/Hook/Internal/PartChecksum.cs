@@ -90,6 +90,11 @@ internal sealed class HashingWriteStream(Stream inner) : Stream
 /// </summary>
 internal sealed class VerifyingReadStream(Stream inner, string key, long expectedLength, string expectedChecksum) : Stream
 {
+    /// <summary>
+    /// The size of the chunks a large read is split into: each chunk is hashed while it is still in the CPU's cache,
+    /// and while the next chunk is being read (see <see cref="ReadAsync(Memory{byte}, CancellationToken)"/>).
+    /// </summary>
+    private const int ChunkSize = 1024 * 1024;
     private readonly XxHash3 _hash = new();
     private long _position;
     private bool _verified;
@@ -119,7 +124,7 @@ internal sealed class VerifyingReadStream(Stream inner, string key, long expecte
             return 0;
         }
 
-        int wanted = (int)Math.Min(buffer.Length, expectedLength - _position);
+        int wanted = (int)Math.Min(Math.Min(buffer.Length, ChunkSize), expectedLength - _position);
         if (wanted == 0)
         {
             VerifyAtEnd(inner.Read(stackalloc byte[1]));
@@ -148,8 +153,32 @@ internal sealed class VerifyingReadStream(Stream inner, string key, long expecte
             return 0;
         }
 
-        int read = await inner.ReadAsync(buffer[..wanted], cancellationToken).ConfigureAwait(false);
-        return Account(buffer.Span[..read], read);
+        // A large read is split into chunks, and each chunk is hashed while the inner stream reads the next one into
+        // the same caller's buffer (a file read runs on another thread; a network read copies from the socket): the
+        // hash then costs almost no time on top of the read itself. Every byte returned has been hashed before this
+        // call returns, so the caller may reuse its buffer at once.
+        int read = await inner.ReadAsync(buffer[..Math.Min(wanted, ChunkSize)], cancellationToken).ConfigureAwait(false);
+        if (read == 0)
+        {
+            return Account(ReadOnlySpan<byte>.Empty, 0);
+        }
+
+        int filled = 0;
+        while (true)
+        {
+            int next = filled + read;
+            ValueTask<int> pending = next < wanted
+                ? inner.ReadAsync(buffer[next..Math.Min(wanted, next + ChunkSize)], cancellationToken)
+                : ValueTask.FromResult(0);
+            Account(buffer.Span[filled..next], read);
+            filled = next;
+            read = await pending.ConfigureAwait(false);
+            if (read == 0)
+            {
+                // Either all that was asked for is here, or the inner stream ended early: the next read reports it.
+                return filled;
+            }
+        }
     }
 
     /// <summary>Reads whatever the consumer left unread, so the whole part is verified.</summary>
