@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using InputPipeline.Checkpointing.Local.Internal;
@@ -55,6 +56,10 @@ public sealed class LocalInputStateStore : IInputStateStore
     private readonly string _lockDirectory;
     private readonly TimeSpan _staleTempFileAge;
     private readonly KeyLockTable _locks;
+    private readonly bool _deferCreateOnlyFlush;
+
+    /// <summary>The paths of create-only writes not flushed to disk yet (see <see cref="LocalStoreOptions.DeferCreateOnlyFlush"/>).</summary>
+    private readonly ConcurrentDictionary<string, byte> _unflushed = new(StringComparer.Ordinal);
     private int _staleTempFilesCollected;
 
     /// <summary>Creates a store over the root directory <see cref="LocalStoreOptions.Path"/>.</summary>
@@ -77,6 +82,7 @@ public sealed class LocalInputStateStore : IInputStateStore
         _tempDirectory = Path.Join(_root, TempFolderName);
         _lockDirectory = Path.Join(_root, LockFolderName);
         _staleTempFileAge = options.StaleTempFileAge;
+        _deferCreateOnlyFlush = options.DeferCreateOnlyFlush;
         _locks = new KeyLockTable(_lockDirectory, options.LockTimeout, EnsureDirectory);
     }
 
@@ -95,6 +101,9 @@ public sealed class LocalInputStateStore : IInputStateStore
 
     /// <summary>Gets the full path of the root directory.</summary>
     public string RootPath => _root;
+
+    /// <summary>Gets the number of create-only writes whose files are not flushed to disk yet.</summary>
+    internal int UnflushedCount => _unflushed.Count;
 
     /// <summary>
     /// Writes <paramref name="content"/> to <paramref name="key"/> if <paramref name="condition"/> holds, atomically:
@@ -127,18 +136,25 @@ public sealed class LocalInputStateStore : IInputStateStore
 
         cancellationToken.ThrowIfCancellationRequested();
         string directory = Path.GetDirectoryName(path)!;
+        bool deferFlush = _deferCreateOnlyFlush && condition.Kind == WriteConditionKind.IfAbsent;
         string? tempPath = null;
         try
         {
             // Fail fast, before uploading, when the condition already does not hold; it is checked again under the lock.
             CheckCondition(key, path, condition);
+            if (!deferFlush)
+            {
+                // A write that replaces an object may be a commit naming the create-only objects written before it:
+                // they reach the disk first.
+                await FlushCreateOnlyWritesAsync(cancellationToken).ConfigureAwait(false);
+            }
 
             EnsureDirectory(_tempDirectory);
             CollectStaleTempFilesOnce();
             EnsureDirectory(directory);
 
             tempPath = Path.Join(_tempDirectory, Guid.NewGuid().ToString("N") + ".tmp");
-            long length = await WriteTempFileAsync(tempPath, content, cancellationToken).ConfigureAwait(false);
+            long length = await WriteTempFileAsync(tempPath, content, flushToDisk: !deferFlush, cancellationToken).ConfigureAwait(false);
 
             using (await _locks.AcquireAsync(key, cancellationToken).ConfigureAwait(false))
             {
@@ -147,7 +163,15 @@ public sealed class LocalInputStateStore : IInputStateStore
                 DateTime stamped = VersionClock.Stamp(tempPath, current?.LastWriteTimeUtc.Ticks);
                 MoveIntoPlace(key, tempPath, path, condition);
                 tempPath = null;
-                NativeFile.FlushDirectory(directory);
+                if (deferFlush)
+                {
+                    _unflushed[path] = 0;
+                }
+                else
+                {
+                    NativeFile.FlushDirectory(directory);
+                }
+
                 return VersionOf(stamped, length);
             }
         }
@@ -305,15 +329,63 @@ public sealed class LocalInputStateStore : IInputStateStore
 
     private static StoreVersion VersionOf(FileInfo file) => VersionOf(file.LastWriteTimeUtc, file.Length);
 
-    private static async Task<long> WriteTempFileAsync(string tempPath, Stream content, CancellationToken cancellationToken)
+    private static async Task<long> WriteTempFileAsync(string tempPath, Stream content, bool flushToDisk, CancellationToken cancellationToken)
     {
         var file = new FileStream(tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0, FileOptions.Asynchronous);
         await using (file.ConfigureAwait(false))
         {
             long length = await CopyAsync(content, file, cancellationToken).ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
-            file.Flush(flushToDisk: true);
+            file.Flush(flushToDisk);
             return length;
+        }
+    }
+
+    /// <summary>
+    /// Flushes the files of the create-only writes made since the last flush, then their directories. The flushes are
+    /// issued in parallel, so the file system commits them in few journal transactions instead of one per file.
+    /// A file deleted meanwhile (retention, orphan collection) needs no flush.
+    /// </summary>
+    private async Task FlushCreateOnlyWritesAsync(CancellationToken cancellationToken)
+    {
+        if (_unflushed.IsEmpty)
+        {
+            return;
+        }
+
+        string[] paths = [.. _unflushed.Keys];
+        string[] directories = [.. paths.Select(p => Path.GetDirectoryName(p)!).Distinct(StringComparer.Ordinal)];
+        var parallel = new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = 8 };
+        await Parallel.ForEachAsync(paths, parallel, (path, _) =>
+        {
+            FlushFile(path);
+            return ValueTask.CompletedTask;
+        }).ConfigureAwait(false);
+        await Parallel.ForEachAsync(directories, parallel, (directory, _) =>
+        {
+            if (Directory.Exists(directory))
+            {
+                NativeFile.FlushDirectory(directory);
+            }
+
+            return ValueTask.CompletedTask;
+        }).ConfigureAwait(false);
+        foreach (string path in paths)
+        {
+            _unflushed.TryRemove(path, out _);
+        }
+
+        static void FlushFile(string path)
+        {
+            try
+            {
+                using var file = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
+                file.Flush(flushToDisk: true);
+            }
+            catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+            {
+                // Deleted since it was written: nothing to keep.
+            }
         }
     }
 

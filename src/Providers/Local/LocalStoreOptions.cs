@@ -34,6 +34,17 @@ public sealed class LocalStoreOptions
     /// </summary>
     public TimeSpan StaleTempFileAge { get; set; } = DefaultStaleTempFileAge;
 
+    /// <summary>
+    /// Gets or sets whether create-only writes (<see cref="WriteCondition.IfAbsent"/>: a checkpoint's parts and its
+    /// manifest) are flushed to disk later, together, by the next write that replaces an object (the checkpoint's
+    /// commit), instead of one by one before each returns. Default <see langword="true"/>: a save then waits for the
+    /// disk once for all its create-only files and once for its commit, instead of once per file. A create-only
+    /// object is visible to readers as soon as its write returns either way, and survives a killed process; only a
+    /// power loss or kernel crash before the next commit can lose it, and no committed state file refers to such an
+    /// object, so a restore never sees the loss. Set <see langword="false"/> to flush every write before it returns.
+    /// </summary>
+    public bool DeferCreateOnlyFlush { get; set; } = true;
+
     /// <summary>Checks the options.</summary>
     /// <exception cref="CheckpointOptionsException">An option is missing or out of range; the message names it.</exception>
     public void Validate()

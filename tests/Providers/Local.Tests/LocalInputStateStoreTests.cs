@@ -372,6 +372,62 @@ public sealed class LocalInputStateStoreTests : IDisposable
         Assert.False(Directory.Exists(RootPath));
     }
 
+    [Fact]
+    public async Task CreateOnlyWrites_AreFlushedByTheNextReplacingWrite_AndReadableAtOnce()
+    {
+        var store = new LocalInputStateStore(RootPath);
+
+        await store.WriteAsync("c/part-1", Content("one"), WriteCondition.IfAbsent);
+        await store.WriteAsync("c/part-2", Content("two"), WriteCondition.IfAbsent);
+
+        // Visible at once, flushed later: the commit below flushes both before it writes.
+        Assert.Equal(2, store.UnflushedCount);
+        Assert.Equal("one", await ReadTextAsync(store, "c/part-1"));
+        await store.WriteAsync("c/state", Content("names part-1 and part-2"), WriteCondition.None);
+        Assert.Equal(0, store.UnflushedCount);
+
+        // A create-only object deleted before the commit needs no flush and does not fail it.
+        StoreVersion created = await store.WriteAsync("c/part-3", Content("three"), WriteCondition.IfAbsent);
+        Assert.True(await store.DeleteAsync("c/part-3"));
+        StoreReadResult? current = await store.ReadAsync("c/state");
+        StoreVersion stateVersion = current!.Info.Version;
+        await current.DisposeAsync();
+        await store.WriteAsync("c/state", Content("again"), WriteCondition.IfVersionMatches(stateVersion));
+        Assert.Equal(0, store.UnflushedCount);
+        Assert.NotNull(created.Value);
+    }
+
+    [Fact]
+    public async Task WithDeferredFlushOff_EveryWriteIsFlushedBeforeItReturns()
+    {
+        var store = new LocalInputStateStore(new LocalStoreOptions { Path = RootPath, DeferCreateOnlyFlush = false });
+
+        await store.WriteAsync("c/part-1", Content("one"), WriteCondition.IfAbsent);
+
+        Assert.Equal(0, store.UnflushedCount);
+        Assert.Equal("one", await ReadTextAsync(store, "c/part-1"));
+    }
+
+    [Fact]
+    public async Task ACreateOnlyConflict_LeavesNothingToFlush()
+    {
+        var store = new LocalInputStateStore(RootPath);
+        await store.WriteAsync("c/part-1", Content("one"), WriteCondition.IfAbsent);
+        await store.WriteAsync("c/state", Content("commit"), WriteCondition.None);
+
+        await Assert.ThrowsAsync<CheckpointConflictException>(() => store.WriteAsync("c/part-1", Content("other"), WriteCondition.IfAbsent));
+
+        Assert.Equal(0, store.UnflushedCount);
+        Assert.Equal("one", await ReadTextAsync(store, "c/part-1"));
+    }
+
+    private static async Task<string> ReadTextAsync(IInputStateStore store, string key)
+    {
+        await using StoreReadResult read = await store.ReadAsync(key) ?? throw new InvalidOperationException($"{key} is missing.");
+        using var reader = new StreamReader(read.Content, Encoding.UTF8);
+        return await reader.ReadToEndAsync();
+    }
+
     private static MemoryStream Content(string text) => new(Encoding.UTF8.GetBytes(text));
 
     private static async Task<List<StoreObjectInfo>> ListAsync(IInputStateStore store, string prefix)
