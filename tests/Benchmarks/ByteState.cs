@@ -39,10 +39,19 @@ public sealed class ByteState : ICheckpointable
     /// <param name="step">The step number, written into the first bytes.</param>
     public void Advance(long step) => BitConverter.TryWriteBytes(Bytes, step);
 
+    /// <summary>Gets how long each capture took.</summary>
+    public List<TimeSpan> CaptureTimes { get; } = [];
+
     /// <inheritdoc />
-    public ICheckpointSnapshot CaptureState() => _mode == CaptureMode.Reference
-        ? CheckpointSnapshots.FromBytes(Bytes)
-        : CheckpointSnapshots.CopyOf(Bytes);
+    public ICheckpointSnapshot CaptureState()
+    {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        ICheckpointSnapshot snapshot = _mode == CaptureMode.Reference
+            ? CheckpointSnapshots.FromBytes(Bytes)
+            : CheckpointSnapshots.CopyOf(Bytes);
+        CaptureTimes.Add(System.Diagnostics.Stopwatch.GetElapsedTime(start));
+        return snapshot;
+    }
 
     /// <inheritdoc />
     public async ValueTask RestoreStateAsync(Stream state, CancellationToken cancellationToken = default)

@@ -73,6 +73,7 @@ public static class MemoryBenchmark
                 ConnectionString = Environment.GetEnvironmentVariable(AzureConnectionVariable) ?? throw new InvalidOperationException($"{AzureConnectionVariable} is not set."),
                 Container = bucket,
                 Prefix = $"memory-{mode}",
+                CreateContainerIfMissing = true,
             }),
             _ => throw new ArgumentException($"Unknown provider '{provider}'."),
         };
@@ -91,6 +92,21 @@ public static class MemoryBenchmark
                 // Synchronous mode: the training thread waits, so the snapshot may reference the live state (no copy).
                 await manager.SaveAsync(step, [new("state", state.CaptureState())]);
             }
+            else if (mode == "stream")
+            {
+                // A snapshot that writes its bytes itself (as a pipeline's serialised state does): it goes through the pipe.
+                byte[] bytes = state.Bytes;
+                ICheckpointSnapshot streamed = CheckpointSnapshots.FromWriter(
+                    async (destination, cancellationToken) =>
+                    {
+                        for (int offset = 0; offset < bytes.Length; offset += MiB)
+                        {
+                            await destination.WriteAsync(bytes.AsMemory(offset, Math.Min(MiB, bytes.Length - offset)), cancellationToken);
+                        }
+                    },
+                    bytes.Length);
+                await manager.SaveAsync(step, [new("state", streamed)]);
+            }
             else if (s3 is not null)
             {
                 using var content = new MemoryStream(state.Bytes, writable: false);
@@ -102,6 +118,11 @@ public static class MemoryBenchmark
             }
         }
 
+        if (azure is not null)
+        {
+            await azure.CreateIfNotExistsAsync();
+        }
+
         // Load and JIT the code paths with a small state first: their one-time cost is not the save's memory.
         await SaveAsync(1, new ByteState(4 * MiB, CaptureMode.Reference, seed: 3));
         var big = new ByteState(sizeMiB * MiB, CaptureMode.Reference, seed: 4);
@@ -109,8 +130,11 @@ public static class MemoryBenchmark
         long before = ProcStatus.Read("VmRSS");
         bool reset = ProcStatus.TryResetPeak();
         using var sampler = new PeakSampler();
+        long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        int gen2Before = GC.CollectionCount(2);
         long start = Stopwatch.GetTimestamp();
         await SaveAsync(2, big);
+        Console.Error.WriteLine($"allocated {(GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / (double)MiB:0.0} MiB, gen2 GCs {GC.CollectionCount(2) - gen2Before}");
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         long peak = Math.Max(sampler.Stop(), reset ? ProcStatus.Read("VmHWM") : 0);
         GC.KeepAlive(big);
@@ -205,7 +229,7 @@ internal static class ProcStatus
         {
             if (line.StartsWith(field + ":", StringComparison.Ordinal))
             {
-                string[] parts = line[(field.Length + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                string[] parts = line[(field.Length + 1)..].Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
                 return long.Parse(parts[0], CultureInfo.InvariantCulture) * 1024;
             }
         }
