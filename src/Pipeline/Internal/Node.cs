@@ -14,6 +14,26 @@ internal abstract class Node<T> : IAsyncDisposable
 
     public abstract ValueTask<bool> MoveNextAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The synchronous bulk fast path: moves to at most <c>destination.Length</c> further elements that are available
+    /// without waiting, writes them to <paramref name="destination"/> in order and returns how many; <see cref="Current"/>
+    /// is then the last of them. Reading <c>n</c> elements this way is the same, state included, as <c>n</c> calls of
+    /// <see cref="MoveNextAsync"/> returning <see langword="true"/>. The contract:
+    /// <list type="bullet">
+    /// <item>A short read (fewer than asked, 0 included) says nothing more than "not now": the input may be waiting (an
+    /// async-only node, whose default here returns 0), ended, or a function given to an operator failed. The caller then
+    /// calls <see cref="MoveNextAsync"/> for the next element, which waits, reports the end or throws. The end and the
+    /// failures are reported by <see cref="MoveNextAsync"/> only.</item>
+    /// <item>No read-ahead: a node reads from its input only what it needs for the elements it was asked for, so what
+    /// <see cref="Capture"/> records is exactly the state after the last element handed out. A short read may leave a
+    /// node part-way into its next element (like a cancelled <see cref="MoveNextAsync"/>); the next call continues it.</item>
+    /// <item>It does not throw what a user function throws: that exception is kept and thrown by the next
+    /// <see cref="MoveNextAsync"/>, so the elements already written (and counted by the caller) are not lost.</item>
+    /// </list>
+    /// Slots of <paramref name="destination"/> past the returned count may have been overwritten.
+    /// </summary>
+    public virtual int ReadAvailable(Span<T> destination) => 0;
+
     /// <summary>Copies the state (quick, synchronous) and returns how to write it later.</summary>
     public abstract StateWrite Capture();
 
@@ -24,6 +44,13 @@ internal abstract class Node<T> : IAsyncDisposable
     public ValueTask DisposeAsync() => ReleaseAsync();
 
     protected virtual ValueTask ReleaseAsync() => ValueTask.CompletedTask;
+
+    /// <summary>The fast path of <see cref="MoveNextAsync"/>: whether <see cref="ReadAvailable"/> moved to one more element (then <see cref="Current"/>).</summary>
+    protected bool TryMoveNextAvailable()
+    {
+        T element = default!;
+        return ReadAvailable(new Span<T>(ref element)) == 1;
+    }
 }
 
 /// <summary>What a node needs from where it runs: a salt that differs per epoch of an enclosing repeat and per interleaved element.</summary>

@@ -28,11 +28,24 @@ internal sealed class PipelineIterator<T> : ICheckpointableIterator<T>
 
     public T Current => _root.Current;
 
-    public async ValueTask<bool> MoveNextAsync(CancellationToken cancellationToken = default)
+    // Not async: the root's MoveNextAsync completes synchronously when its fast path has the element, and is returned as it is.
+    public ValueTask<bool> MoveNextAsync(CancellationToken cancellationToken = default)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_disposed)
+        {
+            return ValueTask.FromException<bool>(new ObjectDisposedException(GetType().FullName));
+        }
+
         _started = true;
-        return await _root.MoveNextAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return _root.MoveNextAsync(cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            // Failures surface through the returned task, as they did when this method was async.
+            return ValueTask.FromException<bool>(ex);
+        }
     }
 
     public ICheckpointSnapshot CaptureState()

@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
+
 namespace InputPipeline.Checkpointing.Pipeline.Internal;
 
 /// <summary>SplitMix64 (Steele, Lea, Flood): seeds the other generators and mixes 64-bit values.</summary>
@@ -59,6 +62,7 @@ internal struct Xoshiro256StarStar
 
     public readonly bool IsValid => (_s0 | _s1 | _s2 | _s3) != 0;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong Next()
     {
         unchecked
@@ -76,23 +80,31 @@ internal struct Xoshiro256StarStar
     }
 
     /// <summary>Returns a uniformly distributed value in [0, <paramref name="bound"/>) (Lemire's method, unbiased).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int NextBelow(int bound)
     {
+        // The high and low halves of the 128-bit product, each in one instruction and in registers.
         ulong range = (ulong)bound;
-        UInt128 product = (UInt128)Next() * range;
-        ulong low = (ulong)product;
+        ulong x = Next();
+        ulong high = MultiplyHigh(x, range);
+        ulong low = unchecked(x * range);
         if (low < range)
         {
             ulong threshold = unchecked(0UL - range) % range;
             while (low < threshold)
             {
-                product = (UInt128)Next() * range;
-                low = (ulong)product;
+                x = Next();
+                high = MultiplyHigh(x, range);
+                low = unchecked(x * range);
             }
         }
 
-        return (int)(ulong)(product >> 64);
+        return (int)high;
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong MultiplyHigh(ulong left, ulong right) =>
+        Bmi2.X64.IsSupported ? Bmi2.X64.MultiplyNoFlags(left, right) : Math.BigMul(left, right, out _);
 }
 
 /// <summary>

@@ -81,7 +81,22 @@ internal sealed class ConcatenateDataset<T>(Dataset<T> first, Dataset<T> second)
     {
         private bool _inSecond;
 
-        public override async ValueTask<bool> MoveNextAsync(CancellationToken cancellationToken)
+        public override ValueTask<bool> MoveNextAsync(CancellationToken cancellationToken) =>
+            TryMoveNextAvailable() ? ValueTask.FromResult(true) : MoveNextSlowAsync(cancellationToken);
+
+        /// <summary>Reads from the current input; moving on to the second is left to <see cref="MoveNextAsync"/>.</summary>
+        public override int ReadAvailable(Span<T> destination)
+        {
+            int read = (_inSecond ? second : first).ReadAvailable(destination);
+            if (read > 0)
+            {
+                Current = destination[read - 1];
+            }
+
+            return read;
+        }
+
+        private async ValueTask<bool> MoveNextSlowAsync(CancellationToken cancellationToken)
         {
             if (!_inSecond)
             {

@@ -1,3 +1,5 @@
+using System.Runtime.ExceptionServices;
+
 namespace InputPipeline.Checkpointing.Pipeline.Internal;
 
 /// <summary>
@@ -27,18 +29,69 @@ internal sealed class IndexedDataset<T>(IRandomAccessSource<T> source, ulong see
         private long _permutationEpoch = -1;
         private FeistelPermutation? _permutation;
 
+        // What source.Read threw in ReadAvailable, thrown by the next MoveNextAsync (the cursor stays on that element).
+        private ExceptionDispatchInfo? _failure;
+
         public override ValueTask<bool> MoveNextAsync(CancellationToken cancellationToken)
         {
+            if (_failure is { } failure)
+            {
+                _failure = null;
+                return ValueTask.FromException<bool>(failure.SourceException);
+            }
+
+            try
+            {
+                if (!TryRead(out T element))
+                {
+                    return ValueTask.FromResult(false);
+                }
+
+                Current = element;
+                return ValueTask.FromResult(true);
+            }
+            catch (Exception ex)
+            {
+                return ValueTask.FromException<bool>(ex);
+            }
+        }
+
+        public override int ReadAvailable(Span<T> destination)
+        {
+            int written = 0;
+            try
+            {
+                while (written < destination.Length && _failure is null && TryRead(out T element))
+                {
+                    destination[written++] = element;
+                }
+            }
+            catch (Exception ex)
+            {
+                _failure = ExceptionDispatchInfo.Capture(ex);
+            }
+
+            if (written > 0)
+            {
+                Current = destination[written - 1];
+            }
+
+            return written;
+        }
+
+        private bool TryRead(out T element)
+        {
+            element = default!;
             if (_count == 0)
             {
-                return ValueTask.FromResult(false);
+                return false;
             }
 
             long position = _cursor + shardIndex;
             long epoch = position / _count;
             if (position < _cursor || (epochs is { } limit && epoch >= limit))
             {
-                return ValueTask.FromResult(false);
+                return false;
             }
 
             if (epoch != _permutationEpoch)
@@ -47,9 +100,9 @@ internal sealed class IndexedDataset<T>(IRandomAccessSource<T> source, ulong see
                 _permutationEpoch = epoch;
             }
 
-            Current = source.Read(_permutation!.Map(position % _count));
+            element = source.Read(_permutation!.Map(position % _count));
             _cursor += shardCount;
-            return ValueTask.FromResult(true);
+            return true;
         }
 
         public override StateWrite Capture()

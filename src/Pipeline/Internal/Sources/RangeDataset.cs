@@ -36,6 +36,26 @@ internal sealed class RangeDataset(long start, long end, long step) : Dataset<lo
             return ValueTask.FromResult(true);
         }
 
+        public override int ReadAvailable(Span<long> destination)
+        {
+            int n = (int)Math.Min(destination.Length, count - _index);
+            if (n <= 0)
+            {
+                return 0;
+            }
+
+            long value = unchecked(start + (_index * step));
+            for (int i = 0; i < n; i++)
+            {
+                destination[i] = value;
+                value = unchecked(value + step);
+            }
+
+            _index += n;
+            Current = destination[n - 1];
+            return n;
+        }
+
         public override StateWrite Capture()
         {
             long index = _index;
@@ -71,6 +91,20 @@ internal sealed class ListDataset<T>(T[] items, StructureNode structure) : Datas
 
             Current = items[_index++];
             return ValueTask.FromResult(true);
+        }
+
+        public override int ReadAvailable(Span<T> destination)
+        {
+            int n = Math.Min(destination.Length, items.Length - _index);
+            if (n <= 0)
+            {
+                return 0;
+            }
+
+            items.AsSpan(_index, n).CopyTo(destination);
+            _index += n;
+            Current = destination[n - 1];
+            return n;
         }
 
         public override StateWrite Capture()
