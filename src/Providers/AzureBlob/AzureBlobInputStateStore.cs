@@ -30,8 +30,8 @@ namespace InputPipeline.Checkpointing.AzureBlob;
 /// <see cref="AzureBlobStoreOptions.MaximumConcurrency"/> at a time, and committed at once with the write's condition,
 /// so a reader never sees part of a write and a cancelled or failed upload leaves no visible blob (its uncommitted
 /// blocks are discarded by the service). Memory stays bounded whatever the content's length, also for a non-seekable
-/// stream of unknown length. Every request carries an MD5 of its content, which the service checks (CRC64, the SDK's
-/// other choice, is not supported by Azurite).
+/// stream of unknown length. Requests carry no transfer checksum unless <see cref="AzureBlobStoreOptions.TransferChecksum"/>
+/// asks for one: the checkpoint manager verifies every part end to end.
 /// </para>
 /// <para>
 /// A read streams the blob (from an offset with a <c>Range</c> request) and reports the ETag of exactly the content it
@@ -47,13 +47,13 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
 
     private const int MaxReadAttempts = 3;
 
-    private static readonly UploadTransferValidationOptions UploadValidation = new() { ChecksumAlgorithm = StorageChecksumAlgorithm.MD5 };
     private static readonly DownloadTransferValidationOptions DownloadValidation = new() { ChecksumAlgorithm = StorageChecksumAlgorithm.None };
 
     private readonly BlobContainerClient _container;
     private readonly string _prefix;
     private readonly bool _createContainerIfMissing;
     private readonly StorageTransferOptions _transfer;
+    private readonly UploadTransferValidationOptions _uploadValidation;
     private readonly int _listPageSize;
     private readonly string _location;
     private readonly ILogger _logger;
@@ -118,6 +118,7 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
             MaximumTransferSize = options.MaximumTransferSize,
             MaximumConcurrency = options.MaximumConcurrency,
         };
+        _uploadValidation = new UploadTransferValidationOptions { ChecksumAlgorithm = options.TransferChecksum };
         _listPageSize = options.ListPageSize;
         _location = containerClient.Uri.GetLeftPart(UriPartial.Path); // no query string: a SAS never appears in messages
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<AzureBlobInputStateStore>();
@@ -169,7 +170,7 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
         {
             Conditions = conditions,
             TransferOptions = _transfer,
-            TransferValidation = UploadValidation,
+            TransferValidation = _uploadValidation,
         };
         long? start = content.CanSeek ? content.Position : null;
         if (_createContainerIfMissing && !_containerEnsured)
@@ -335,7 +336,7 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
         clientOptions.Retry.Delay = options.RetryDelay;
         clientOptions.Retry.MaxDelay = options.MaxRetryDelay;
         clientOptions.Retry.NetworkTimeout = options.NetworkTimeout;
-        clientOptions.TransferValidation.Upload.ChecksumAlgorithm = StorageChecksumAlgorithm.MD5;
+        clientOptions.TransferValidation.Upload.ChecksumAlgorithm = options.TransferChecksum;
         clientOptions.TransferValidation.Download.ChecksumAlgorithm = StorageChecksumAlgorithm.None;
         return clientOptions;
     }

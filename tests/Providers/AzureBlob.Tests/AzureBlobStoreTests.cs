@@ -295,7 +295,7 @@ public sealed class AzureBlobStoreTests(AzuriteFixture azurite, ITestOutputHelpe
     }
 
     [Fact]
-    public async Task Uploads_SendAnMd5OfEveryRequestBody_AndNoCrc64()
+    public async Task Uploads_ByDefault_CarryNoTransferChecksum()
     {
         string container = await azurite.SharedContainerAsync("specific");
         var recorder = new RecordingPolicy();
@@ -303,6 +303,27 @@ public sealed class AzureBlobStoreTests(AzuriteFixture azurite, ITestOutputHelpe
         {
             o.InitialTransferSize = 512 * 1024;
             o.MaximumTransferSize = 256 * 1024;
+        }));
+
+        await store.WriteAsync(NewKey(), Content("small, single shot"), WriteCondition.IfAbsent);
+        await store.WriteAsync(NewKey(), new GeneratedStream(MiB + 3, seed: 8, seekable: false), WriteCondition.IfAbsent);
+
+        RecordedRequest[] puts = recorder.Requests.Where(r => r.Method == "PUT" && r.Comp is "" or "block").ToArray();
+        Assert.Equal(6, puts.Length); // one single shot, five blocks
+        Assert.All(puts, r => Assert.False(r.Headers.ContainsKey("Content-MD5"), $"{r.Uri} has a Content-MD5"));
+        Assert.All(puts, r => Assert.False(r.Headers.ContainsKey("x-ms-content-crc64"), $"{r.Uri} has a CRC64"));
+    }
+
+    [Fact]
+    public async Task Uploads_WithMd5Asked_SendAnMd5OfEveryRequestBody_AndNoCrc64()
+    {
+        string container = await azurite.SharedContainerAsync("specific");
+        var recorder = new RecordingPolicy();
+        var store = new AzureBlobInputStateStore(RecordingClient(recorder), azurite.Options(container, o =>
+        {
+            o.InitialTransferSize = 512 * 1024;
+            o.MaximumTransferSize = 256 * 1024;
+            o.TransferChecksum = Azure.Storage.StorageChecksumAlgorithm.MD5;
         }));
 
         await store.WriteAsync(NewKey(), Content("small, single shot"), WriteCondition.IfAbsent);
