@@ -124,10 +124,11 @@ public sealed class AzureBlobStoreOptions
     public long InitialTransferSize { get; set; } = DefaultInitialTransferSize;
 
     /// <summary>
-    /// Gets or sets the block size, in bytes, of uploads larger than <see cref="InitialTransferSize"/>. An upload holds
-    /// at most about <see cref="InitialTransferSize"/> + <see cref="MaximumConcurrency"/> × this many bytes in memory,
-    /// whatever the content's length; a blob has at most 50,000 blocks, so this also bounds the largest object
-    /// (8 MiB blocks: about 390 GiB). 64 KiB to 4,000 MiB. Default <see cref="DefaultMaximumTransferSize"/>.
+    /// Gets or sets the block size, in bytes, of uploads larger than <see cref="InitialTransferSize"/>. An upload of a
+    /// non-seekable stream holds at most about <see cref="InitialTransferSize"/> + <see cref="MaximumConcurrency"/> ×
+    /// this many bytes in memory, whatever the content's length; the blocks of a seekable stream are read straight from
+    /// it. A blob has at most 50,000 blocks, so this also bounds the largest object (8 MiB blocks: about 390 GiB).
+    /// 64 KiB to 4,000 MiB. Default <see cref="DefaultMaximumTransferSize"/>.
     /// </summary>
     [Range(65536d, 4194304000d)]
     public long MaximumTransferSize { get; set; } = DefaultMaximumTransferSize;
