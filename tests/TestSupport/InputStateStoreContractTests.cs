@@ -22,6 +22,13 @@ public abstract class InputStateStoreContractTests
     /// <summary>Gets a size just above the provider's single-request upload limit (multipart / block threshold); 17 MiB unless overridden.</summary>
     protected virtual long AboveMultipartThreshold => 17L * MiB;
 
+    /// <summary>
+    /// Gets the sizes of the seekable content (of known length) the seekable tests write: 1 MiB + 3 and
+    /// <see cref="AboveMultipartThreshold"/> unless overridden. A provider that treats content of known length
+    /// differently adds sizes at and just above its thresholds for it.
+    /// </summary>
+    protected virtual IReadOnlyList<long> SeekableContentSizes => [MiB + 3, AboveMultipartThreshold];
+
     /// <summary>Gets the number of keys of the paging test: more than the 1,000 keys a cloud listing page holds.</summary>
     protected virtual int PagingKeyCount => 1100;
 
@@ -409,6 +416,76 @@ public abstract class InputStateStoreContractTests
 
         StoreObjectInfo listed = Assert.Single(await ListAsync(store, prefix));
         Assert.Equal((size, version), (listed.Length, listed.Version));
+    }
+
+    [Fact]
+    public async Task SeekableContent_OfEachSize_IsWrittenFromItsCurrentPositionAndRoundTrips()
+    {
+        IInputStateStore store = await CreateStoreAsync();
+        string prefix = NewPrefix();
+        const int Skipped = 5;
+        foreach (long size in SeekableContentSizes)
+        {
+            string key = prefix + $"seekable-{size}.bin";
+            int seed = (int)(size % 1000);
+
+            StoreVersion version;
+            using (var content = new GeneratedStream(size + Skipped, seed) { Position = Skipped })
+            {
+                version = await store.WriteAsync(key, content, WriteCondition.IfAbsent);
+            }
+
+            await using StoreReadResult? read = await store.ReadAsync(key);
+            Assert.NotNull(read);
+            Assert.Equal((size, version), (read.Info.Length, read.Info.Version));
+            Assert.Equal(GeneratedStream.Hash(size + Skipped, seed, Skipped), await SHA256.HashDataAsync(read.Content));
+        }
+
+        List<StoreObjectInfo> listed = await ListAsync(store, prefix);
+        Assert.Equal(SeekableContentSizes.Order(), listed.Select(info => info.Length).Order());
+    }
+
+    [Fact]
+    public async Task SeekableContent_OfEachSize_HonoursTheWriteConditions()
+    {
+        IInputStateStore store = await CreateStoreAsync();
+        string prefix = NewPrefix();
+        foreach (long size in SeekableContentSizes)
+        {
+            string key = prefix + $"state-{size}";
+            StoreVersion first = await store.WriteAsync(key, Content("first"), WriteCondition.IfAbsent);
+            StoreVersion current = await store.WriteAsync(key, Content("current"), WriteCondition.IfVersionMatches(first));
+
+            using (var content = new GeneratedStream(size, seed: 31))
+            {
+                await Assert.ThrowsAsync<CheckpointConflictException>(() => store.WriteAsync(key, content, WriteCondition.IfAbsent));
+            }
+
+            using (var content = new GeneratedStream(size, seed: 32))
+            {
+                await Assert.ThrowsAsync<CheckpointConflictException>(() => store.WriteAsync(key, content, WriteCondition.IfVersionMatches(first)));
+            }
+
+            using (var content = new GeneratedStream(size, seed: 33))
+            {
+                await Assert.ThrowsAsync<CheckpointConflictException>(() => store.WriteAsync(prefix + $"missing-{size}", content, WriteCondition.IfVersionMatches(current)));
+            }
+
+            Assert.Equal(("current", current), await ReadTextAndVersionAsync(store, key));
+            Assert.Null(await store.ReadAsync(prefix + $"missing-{size}"));
+
+            StoreVersion replaced;
+            using (var content = new GeneratedStream(size, seed: 34))
+            {
+                replaced = await store.WriteAsync(key, content, WriteCondition.IfVersionMatches(current));
+            }
+
+            Assert.NotEqual(current, replaced);
+            await using StoreReadResult? read = await store.ReadAsync(key);
+            Assert.NotNull(read);
+            Assert.Equal((size, replaced), (read.Info.Length, read.Info.Version));
+            Assert.Equal(GeneratedStream.Hash(size, seed: 34), await SHA256.HashDataAsync(read.Content));
+        }
     }
 
     [Fact]

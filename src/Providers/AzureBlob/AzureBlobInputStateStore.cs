@@ -1,11 +1,14 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
+using System.Text;
 using Azure;
 using Azure.Core;
 using Azure.Identity;
 using Azure.Storage;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
 using InputPipeline.Checkpointing.AzureBlob.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -29,9 +32,10 @@ namespace InputPipeline.Checkpointing.AzureBlob;
 /// staged as blocks of <see cref="AzureBlobStoreOptions.MaximumTransferSize"/>, at most
 /// <see cref="AzureBlobStoreOptions.MaximumConcurrency"/> at a time, and committed at once with the write's condition,
 /// so a reader never sees part of a write and a cancelled or failed upload leaves no visible blob (its uncommitted
-/// blocks are discarded by the service). Memory stays bounded whatever the content's length, also for a non-seekable
-/// stream of unknown length. Requests carry no transfer checksum unless <see cref="AzureBlobStoreOptions.TransferChecksum"/>
-/// asks for one: the checkpoint manager verifies every part end to end.
+/// blocks are discarded by the service). The blocks of a seekable stream are read straight from it, with no buffer; a
+/// non-seekable stream of unknown length goes through the SDK's buffers, so memory stays bounded whatever the
+/// content's length. Every request carries the transfer checksum of <see cref="AzureBlobStoreOptions.TransferChecksum"/>
+/// (MD5 by default), which the service checks.
 /// </para>
 /// <para>
 /// A read streams the blob (from an offset with a <c>Range</c> request) and reports the ETag of exactly the content it
@@ -47,6 +51,9 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
 
     private const int MaxReadAttempts = 3;
 
+    /// <summary>The most blocks a block blob may have: 50,000.</summary>
+    private const int MaxBlockCount = 50_000;
+
     private static readonly DownloadTransferValidationOptions DownloadValidation = new() { ChecksumAlgorithm = StorageChecksumAlgorithm.None };
 
     private readonly BlobContainerClient _container;
@@ -54,6 +61,9 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
     private readonly bool _createContainerIfMissing;
     private readonly StorageTransferOptions _transfer;
     private readonly UploadTransferValidationOptions _uploadValidation;
+    private readonly long _initialTransferSize;
+    private readonly long _blockSize;
+    private readonly int _maximumConcurrency;
     private readonly int _listPageSize;
     private readonly string _location;
     private readonly ILogger _logger;
@@ -119,6 +129,9 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
             MaximumConcurrency = options.MaximumConcurrency,
         };
         _uploadValidation = new UploadTransferValidationOptions { ChecksumAlgorithm = options.TransferChecksum };
+        _initialTransferSize = options.InitialTransferSize;
+        _blockSize = options.MaximumTransferSize;
+        _maximumConcurrency = options.MaximumConcurrency;
         _listPageSize = options.ListPageSize;
         _location = containerClient.Uri.GetLeftPart(UriPartial.Path); // no query string: a SAS never appears in messages
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<AzureBlobInputStateStore>();
@@ -139,7 +152,10 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
     /// atomically: in one request, or as blocks committed at once with the condition.
     /// </summary>
     /// <param name="key">The object key; see <see cref="StoreKey.Validate(string, string)"/>.</param>
-    /// <param name="content">The content, read once from its current position to its end; it may be non-seekable and of unknown length. The store does not dispose it.</param>
+    /// <param name="content">
+    /// The content, read once from its current position to its end; it may be non-seekable and of unknown length. The
+    /// blocks of a seekable stream are read straight from it (and read again for a retried block). The store does not dispose it.
+    /// </param>
     /// <param name="condition">When the write may happen: always, only if the blob is absent (<c>If-None-Match: *</c>), or only if its ETag matches (<c>If-Match</c>).</param>
     /// <param name="cancellationToken">Cancels the write; a cancelled write leaves no visible blob and keeps the previous one.</param>
     /// <returns>The ETag of the blob written.</returns>
@@ -183,6 +199,11 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
         {
             try
             {
+                if (content.CanSeek && content.Length - content.Position > _initialTransferSize)
+                {
+                    return await StageSeekableAsync(blob, content, conditions, cancellationToken).ConfigureAwait(false);
+                }
+
                 Response<BlobContentInfo> response = await blob.UploadAsync(content, options, cancellationToken).ConfigureAwait(false);
                 return ToVersion(response.Value.ETag);
             }
@@ -339,6 +360,98 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
         clientOptions.TransferValidation.Upload.ChecksumAlgorithm = options.TransferChecksum;
         clientOptions.TransferValidation.Download.ChecksumAlgorithm = StorageChecksumAlgorithm.None;
         return clientOptions;
+    }
+
+    /// <summary>Returns the id of block <paramref name="index"/> of an upload: the same length for every block, unique to the upload.</summary>
+    private static string BlockId(string upload, long index) =>
+        Convert.ToBase64String(Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{upload}{index:D6}")));
+
+    /// <summary>
+    /// Uploads seekable <paramref name="content"/> from its position to its end as blocks of
+    /// <see cref="AzureBlobStoreOptions.MaximumTransferSize"/>, each read straight from the content (the SDK hashes it and
+    /// sends it, with no copy), at most <see cref="AzureBlobStoreOptions.MaximumConcurrency"/> at a time; then commits
+    /// them with <paramref name="conditions"/>. A failed block stops the others; nothing is visible before the commit.
+    /// </summary>
+    private async Task<StoreVersion> StageSeekableAsync(BlobClient blob, Stream content, BlobRequestConditions? conditions, CancellationToken cancellationToken)
+    {
+        long start = content.Position;
+        long length = content.Length - start;
+        long blockSize = _blockSize;
+        long blockCount = (length + blockSize - 1) / blockSize;
+        if (blockCount > MaxBlockCount)
+        {
+            throw new CheckpointStoreException(ProviderName, blob.Name[_prefix.Length..], $"the content ({length} bytes) needs more than {MaxBlockCount} blocks; raise {AzureBlobStoreOptions.SectionName}:MaximumTransferSize (now {blockSize} bytes).");
+        }
+
+        BlockBlobClient blocks = _container.GetBlockBlobClient(blob.Name);
+        var source = new SeekableContent(content, start);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var inFlight = new Queue<Task>();
+        ExceptionDispatchInfo? failure = null;
+        string upload = Guid.NewGuid().ToString("N");
+        string[] ids = new string[blockCount];
+        try
+        {
+            for (long index = 0; index < blockCount; index++)
+            {
+                if (inFlight.Count == _maximumConcurrency)
+                {
+                    await inFlight.Dequeue().ConfigureAwait(false);
+                }
+
+                long offset = index * blockSize;
+                ids[index] = BlockId(upload, index);
+                inFlight.Enqueue(StageBlockAsync(blocks, ids[index], source.Window(offset, Math.Min(blockSize, length - offset))));
+            }
+
+            while (inFlight.Count > 0)
+            {
+                await inFlight.Dequeue().ConfigureAwait(false);
+            }
+        }
+        catch when (failure is not null)
+        {
+            // A block failed and stopped the others: report its failure, not their cancellation.
+            failure.Throw();
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            while (inFlight.TryDequeue(out Task? pending))
+            {
+                try
+                {
+                    await pending.ConfigureAwait(false); // let every request end before the content is given back
+                }
+#pragma warning disable CA1031 // The upload already fails for its own reason; this only waits for the other blocks.
+                catch (Exception)
+#pragma warning restore CA1031
+                {
+                }
+            }
+
+            source.Close();
+        }
+
+        Response<BlobContentInfo> committed = await blocks.CommitBlockListAsync(ids, new CommitBlockListOptions { Conditions = conditions }, cancellationToken).ConfigureAwait(false);
+        return ToVersion(committed.Value.ETag);
+
+        async Task StageBlockAsync(BlockBlobClient client, string id, Stream body)
+        {
+            try
+            {
+                using (body)
+                {
+                    await client.StageBlockAsync(id, body, new BlockBlobStageBlockOptions { TransferValidation = _uploadValidation }, stop.Token).ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                Interlocked.CompareExchange(ref failure, ExceptionDispatchInfo.Capture(ex), null);
+                await stop.CancelAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
     }
 
     private static BlobContainerClient CreateContainerClient(AzureBlobStoreOptions options)

@@ -46,8 +46,8 @@ public sealed class AzureBlobStoreOptions
     /// <summary>The default of <see cref="MaximumConcurrency"/>: 4 blocks in flight per upload.</summary>
     public const int DefaultMaximumConcurrency = 4;
 
-    /// <summary>The default of <see cref="TransferChecksum"/>: none, as the SDK's own default.</summary>
-    public const StorageChecksumAlgorithm DefaultTransferChecksum = StorageChecksumAlgorithm.None;
+    /// <summary>The default of <see cref="TransferChecksum"/>: MD5 (CRC64 is not supported by Azurite).</summary>
+    public const StorageChecksumAlgorithm DefaultTransferChecksum = StorageChecksumAlgorithm.MD5;
 
     /// <summary>The default of <see cref="MaxRetries"/>: 3 retries after the first attempt (the Azure SDK's default).</summary>
     public const int DefaultMaxRetries = 3;
@@ -128,10 +128,11 @@ public sealed class AzureBlobStoreOptions
     public long InitialTransferSize { get; set; } = DefaultInitialTransferSize;
 
     /// <summary>
-    /// Gets or sets the block size, in bytes, of uploads larger than <see cref="InitialTransferSize"/>. An upload holds
-    /// at most about <see cref="InitialTransferSize"/> + <see cref="MaximumConcurrency"/> × this many bytes in memory,
-    /// whatever the content's length; a blob has at most 50,000 blocks, so this also bounds the largest object
-    /// (8 MiB blocks: about 390 GiB). 64 KiB to 4,000 MiB. Default <see cref="DefaultMaximumTransferSize"/>.
+    /// Gets or sets the block size, in bytes, of uploads larger than <see cref="InitialTransferSize"/>. An upload of a
+    /// non-seekable stream holds at most about <see cref="InitialTransferSize"/> + <see cref="MaximumConcurrency"/> ×
+    /// this many bytes in memory, whatever the content's length; the blocks of a seekable stream are read straight from
+    /// it. A blob has at most 50,000 blocks, so this also bounds the largest object (8 MiB blocks: about 390 GiB).
+    /// 64 KiB to 4,000 MiB. Default <see cref="DefaultMaximumTransferSize"/>.
     /// </summary>
     [Range(65536d, 4194304000d)]
     public long MaximumTransferSize { get; set; } = DefaultMaximumTransferSize;
@@ -141,14 +142,14 @@ public sealed class AzureBlobStoreOptions
     public int MaximumConcurrency { get; set; } = DefaultMaximumConcurrency;
 
     /// <summary>
-    /// Gets or sets the checksum each upload request carries for the service to check: <see cref="StorageChecksumAlgorithm.None"/>
-    /// (the default, as in the SDK), <see cref="StorageChecksumAlgorithm.MD5"/>, or
-    /// <see cref="StorageChecksumAlgorithm.StorageCrc64"/> (not supported by Azurite). The checkpoint manager checks every
-    /// part end to end (length and XXH3, verified on every restore, with fallback to an older checkpoint), and HTTPS
-    /// protects the transfer; a transfer checksum adds a check per request before the commit. Its cost: to send blocks
-    /// in parallel with a checksum, the SDK copies each block into a new buffer, so an upload of N bytes allocates about
-    /// N bytes of garbage and raises the process's peak memory accordingly (a 1 GiB save: about +1 GiB); with
-    /// <see cref="MaximumConcurrency"/> 1 it does not. Default <see cref="DefaultTransferChecksum"/>.
+    /// Gets or sets the checksum each upload request carries for the service to check: <see cref="StorageChecksumAlgorithm.MD5"/>
+    /// (the default), <see cref="StorageChecksumAlgorithm.StorageCrc64"/> (not supported by Azurite) or
+    /// <see cref="StorageChecksumAlgorithm.None"/>. The checkpoint manager checks every part end to end anyway (length and
+    /// XXH3, verified on every restore, with fallback to an older checkpoint); a transfer checksum adds a check per
+    /// request before the commit. Its cost for a non-seekable stream (a snapshot written through a pipe): to send blocks
+    /// in parallel with a checksum, the SDK copies each block into a new buffer, so an upload of N bytes leaves about N
+    /// bytes of garbage; seekable content (a snapshot held in memory) is staged straight from the stream either way.
+    /// Default <see cref="DefaultTransferChecksum"/>.
     /// </summary>
     public StorageChecksumAlgorithm TransferChecksum { get; set; } = DefaultTransferChecksum;
 

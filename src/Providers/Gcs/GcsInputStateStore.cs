@@ -26,10 +26,12 @@ namespace InputPipeline.Checkpointing.Gcs;
 /// compare-and-swap <c>ifGenerationMatch=&lt;generation&gt;</c>, a conditional delete likewise; a failed precondition
 /// (HTTP 412) becomes <see cref="CheckpointConflictException"/>. Content up to
 /// <see cref="GcsStoreOptions.ResumableThreshold"/> bytes is uploaded in one multipart request whose MD5 the service
-/// checks; longer content, whose length need not be known, goes through a resumable session in
-/// <see cref="GcsStoreOptions.ChunkSize"/> chunks, so a write holds at most max(threshold, chunk size) bytes in
-/// memory. Cloud Storage makes an object visible only when its upload completes; a failed or cancelled resumable
-/// upload cancels its session, so it leaves no object.
+/// checks. Longer content goes through a resumable session: content of known length (a seekable stream) declares its
+/// size and is streamed from the stream in requests of up to <see cref="GcsStoreOptions.SeekableChunkSize"/> bytes,
+/// with no buffer; content of unknown length is sent in <see cref="GcsStoreOptions.ChunkSize"/> chunks, one uploading
+/// while the next fills, so a write holds at most max(threshold, chunk size) + chunk size bytes in memory. Cloud
+/// Storage makes an object visible only when its upload completes; a failed or cancelled resumable upload cancels its
+/// session, so it leaves no object.
 /// </para>
 /// <para>
 /// Transient failures (HTTP 408, 429, 5xx, network errors, attempt timeouts) are retried with exponential backoff
@@ -90,6 +92,7 @@ public sealed partial class GcsInputStateStore : IInputStateStore, IDisposable
     private readonly bool _createBucketIfMissing;
     private readonly int _resumableThreshold;
     private readonly int _chunkSize;
+    private readonly int _seekableChunkSize;
     private readonly int _maxRetryAttempts;
     private readonly TimeSpan _attemptTimeout;
     private readonly SemaphoreSlim _bucketGate = new(1, 1);
@@ -128,6 +131,7 @@ public sealed partial class GcsInputStateStore : IInputStateStore, IDisposable
         _createBucketIfMissing = options.CreateBucketIfMissing;
         _resumableThreshold = options.ResumableThreshold;
         _chunkSize = options.ChunkSize;
+        _seekableChunkSize = options.SeekableChunkSize;
         _maxRetryAttempts = options.MaxRetryAttempts;
         _attemptTimeout = options.AttemptTimeout;
         _pipeline = BuildPipeline(options);
@@ -151,7 +155,11 @@ public sealed partial class GcsInputStateStore : IInputStateStore, IDisposable
     /// the object appears (or is replaced) only when the whole upload has completed.
     /// </summary>
     /// <param name="key">The object key; see <see cref="StoreKey.Validate(string, string)"/>.</param>
-    /// <param name="content">The content, read once from its current position to its end; its length need not be known and it need not be seekable. The store does not dispose it.</param>
+    /// <param name="content">
+    /// The content, read once from its current position to its end; its length need not be known and it need not be
+    /// seekable. A seekable stream longer than <see cref="GcsStoreOptions.ResumableThreshold"/> is read straight into the
+    /// requests (and sought back for a resumed request) rather than through a buffer. The store does not dispose it.
+    /// </param>
     /// <param name="condition">When the write may happen: always, only if the key is absent (<c>ifGenerationMatch=0</c>), or only if its generation matches.</param>
     /// <param name="cancellationToken">Cancels the write; a cancelled write cancels its upload session and leaves no new object.</param>
     /// <returns>The generation of the object written.</returns>
@@ -194,13 +202,25 @@ public sealed partial class GcsInputStateStore : IInputStateStore, IDisposable
         cancellationToken.ThrowIfCancellationRequested();
         await EnsureBucketAsync(key, cancellationToken).ConfigureAwait(false);
 
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(_resumableThreshold, _chunkSize));
+        long? knownLength = null;
+        if (content.CanSeek)
+        {
+            long start = content.Position;
+            knownLength = Math.Max(0, content.Length - start);
+            if (knownLength > _resumableThreshold)
+            {
+                return await UploadKnownLengthAsync(key, name, content, start, knownLength.Value, generationMatch, condition, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        // Content of known length up to the threshold needs a buffer of its length only.
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(knownLength is { } known ? (int)Math.Max(known, 1) : Math.Max(_resumableThreshold, _chunkSize));
         bool done = false;
         try
         {
             var reader = new ContentReader(content);
-            int buffered = await reader.FillAsync(buffer.AsMemory(0, _resumableThreshold), cancellationToken).ConfigureAwait(false);
-            StoreVersion version = buffered < _resumableThreshold || await reader.IsAtEndAsync(cancellationToken).ConfigureAwait(false)
+            int buffered = await reader.FillAsync(buffer.AsMemory(0, (int)Math.Min(_resumableThreshold, knownLength ?? _resumableThreshold)), cancellationToken).ConfigureAwait(false);
+            StoreVersion version = knownLength is not null || buffered < _resumableThreshold || await reader.IsAtEndAsync(cancellationToken).ConfigureAwait(false)
                 ? await UploadInOneRequestAsync(key, name, buffer.AsMemory(0, buffered), generationMatch, condition, cancellationToken).ConfigureAwait(false)
                 : await UploadResumableAsync(key, name, reader, buffer, buffered, generationMatch, condition, cancellationToken).ConfigureAwait(false);
             done = true;
@@ -567,57 +587,118 @@ public sealed partial class GcsInputStateStore : IInputStateStore, IDisposable
         return await WrittenVersionAsync(sent, "writing", key, condition, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Uploads content of unknown length through a resumable session: whole <see cref="GcsStoreOptions.ChunkSize"/>
+    /// chunks (and a final one of the rest), each sent from one of two buffers while the next chunk fills the other, so
+    /// reading the content overlaps the upload. <paramref name="buffer"/> holds the first <paramref name="buffered"/>
+    /// bytes, which the caller found not to be the whole content; the caller returns it to the pool.
+    /// </summary>
     private async Task<StoreVersion> UploadResumableAsync(string key, string name, ContentReader reader, byte[] buffer, int buffered, long? generationMatch, WriteCondition condition, CancellationToken cancellationToken)
     {
         Uri session = await StartSessionAsync(key, name, generationMatch, condition, cancellationToken).ConfigureAwait(false);
+        byte[] second = ArrayPool<byte>.Shared.Rent(_chunkSize);
+        Task<(int Count, bool Ended)>? filling = null;
         bool completed = false;
         try
         {
-            long offset = 0; // the object offset of buffer[start]
-            int start = 0;
+            byte[] current = buffer;
+            byte[] next = second;
             int count = buffered;
-            int stalls = 0;
+            bool ended = false;
+            long offset = 0; // the object offset of current[0]
             while (true)
             {
-                if (count < _chunkSize)
-                {
-                    if (start + _chunkSize > buffer.Length)
-                    {
-                        Buffer.BlockCopy(buffer, start, buffer, 0, count);
-                        start = 0;
-                    }
+                // Whole chunks go now; a partial one waits for the next fill, which continues it, unless the content ended.
+                int sending = ended ? count : count - (count % _chunkSize);
+                int carried = count - sending;
+                Buffer.BlockCopy(current, sending, next, 0, carried);
+                filling = ended ? null : FillChunkAsync(reader, next, carried, cancellationToken);
 
-                    count += await reader.FillAsync(buffer.AsMemory(start + count, _chunkSize - count), cancellationToken).ConfigureAwait(false);
-                }
-
-                bool final = count < _chunkSize || (count == _chunkSize && await reader.IsAtEndAsync(cancellationToken).ConfigureAwait(false));
-                int sending = final ? count : _chunkSize;
-                (StoreVersion? version, long persisted) = await PutChunkAsync(key, session, buffer.AsMemory(start, sending), offset, final ? offset + count : null, condition, cancellationToken).ConfigureAwait(false);
+                byte[] sent = current;
+                long sentOffset = offset;
+                StoreVersion? version = await SendRangeAsync(
+                    key,
+                    session,
+                    (at, length) => new ReadOnlyMemoryContent(sent.AsMemory((int)(at - sentOffset), (int)length)),
+                    offset,
+                    offset + sending,
+                    _chunkSize,
+                    ended ? offset + sending : null,
+                    condition,
+                    cancellationToken).ConfigureAwait(false);
                 if (version is { } written)
                 {
                     completed = true;
                     return written;
                 }
 
-                long advanced = persisted - offset;
-                if (advanced < 0 || advanced > sending)
+                if (filling is null)
                 {
-                    throw new CheckpointStoreException(GcsProviderName, key, string.Create(CultureInfo.InvariantCulture, $"writing failed: the upload session reports {persisted} bytes received, but {offset} to {offset + sending} were sent."));
+                    throw new CheckpointStoreException(GcsProviderName, key, "writing failed: the upload session did not complete after the last chunk.");
                 }
 
-                stalls = advanced == 0 ? stalls + 1 : 0;
-                if (stalls > _maxRetryAttempts + 1)
-                {
-                    throw new CheckpointStoreException(GcsProviderName, key, string.Create(CultureInfo.InvariantCulture, $"writing failed: the upload session keeps persisting nothing past byte {persisted}."));
-                }
-
-                start += (int)advanced;
-                count -= (int)advanced;
-                offset = persisted;
+                offset += sending;
+                (count, ended) = await filling.ConfigureAwait(false);
+                filling = null;
+                (current, next) = (next, current);
             }
         }
         finally
         {
+            if (filling is not null)
+            {
+                // Let a fill in progress finish before the buffers are given up; the write already fails for its own reason.
+                try
+                {
+                    await filling.ConfigureAwait(false);
+                }
+#pragma warning disable CA1031
+                catch (Exception)
+#pragma warning restore CA1031
+                {
+                }
+            }
+
+            if (!completed)
+            {
+                await CancelSessionAsync(session, key).ConfigureAwait(false);
+            }
+            else
+            {
+                // After a failure a request may still be reading a buffer; then it is left to the garbage collector.
+                ArrayPool<byte>.Shared.Return(second);
+            }
+        }
+    }
+
+    /// <summary>Fills <paramref name="buffer"/> after its first <paramref name="carried"/> bytes up to a whole chunk; returns its length and whether the content ended there.</summary>
+    private async Task<(int Count, bool Ended)> FillChunkAsync(ContentReader reader, byte[] buffer, int carried, CancellationToken cancellationToken)
+    {
+        int count = carried + await reader.FillAsync(buffer.AsMemory(carried, _chunkSize - carried), cancellationToken).ConfigureAwait(false);
+        bool ended = count < _chunkSize || await reader.IsAtEndAsync(cancellationToken).ConfigureAwait(false);
+        return (count, ended);
+    }
+
+    /// <summary>
+    /// Uploads <paramref name="length"/> bytes of seekable <paramref name="content"/> from <paramref name="start"/> through
+    /// a resumable session that declares the length: requests of up to <see cref="GcsStoreOptions.SeekableChunkSize"/>
+    /// bytes read straight from the content, each resumed from what the session holds after a failure.
+    /// </summary>
+    private async Task<StoreVersion> UploadKnownLengthAsync(string key, string name, Stream content, long start, long length, long? generationMatch, WriteCondition condition, CancellationToken cancellationToken)
+    {
+        Uri session = await StartSessionAsync(key, name, generationMatch, condition, cancellationToken, length).ConfigureAwait(false);
+        var window = new SeekableContentWindow(content, start);
+        bool completed = false;
+        try
+        {
+            StoreVersion version = await SendRangeAsync(key, session, window.Body, 0, length, _seekableChunkSize, length, condition, cancellationToken).ConfigureAwait(false)
+                ?? throw new CheckpointStoreException(GcsProviderName, key, "writing failed: the upload session did not complete after the last chunk.");
+            completed = true;
+            return version;
+        }
+        finally
+        {
+            window.Close();
             if (!completed)
             {
                 await CancelSessionAsync(session, key).ConfigureAwait(false);
@@ -625,7 +706,45 @@ public sealed partial class GcsInputStateStore : IInputStateStore, IDisposable
         }
     }
 
-    private async Task<Uri> StartSessionAsync(string key, string name, long? generationMatch, WriteCondition condition, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends bytes <paramref name="from"/> to <paramref name="end"/> of the object to a session, in requests of up to
+    /// <paramref name="requestSize"/> bytes whose bodies <paramref name="body"/> makes, each continued from what the
+    /// session holds. With the object's <paramref name="total"/> length known, every request declares it, and the
+    /// request that reaches it finishes the upload. Returns the object's version once the upload completed, else
+    /// <see langword="null"/> once the session holds everything up to <paramref name="end"/>.
+    /// </summary>
+    private async Task<StoreVersion?> SendRangeAsync(string key, Uri session, Func<long, long, HttpContent> body, long from, long end, int requestSize, long? total, WriteCondition condition, CancellationToken cancellationToken)
+    {
+        long at = from;
+        int stalls = 0;
+        while (at < end || total == end) // at the end of the object, an empty request (a status query) finishes the upload
+        {
+            long sending = Math.Min(requestSize, end - at);
+            (StoreVersion? version, long persisted) = await PutChunkAsync(key, session, body, at, sending, total, condition, cancellationToken).ConfigureAwait(false);
+            if (version is { } written)
+            {
+                return written;
+            }
+
+            long advanced = persisted - at;
+            if (advanced < 0 || advanced > sending)
+            {
+                throw new CheckpointStoreException(GcsProviderName, key, string.Create(CultureInfo.InvariantCulture, $"writing failed: the upload session reports {persisted} bytes received, but {at} to {at + sending} were sent."));
+            }
+
+            stalls = advanced == 0 ? stalls + 1 : 0;
+            if (stalls > _maxRetryAttempts + 1)
+            {
+                throw new CheckpointStoreException(GcsProviderName, key, string.Create(CultureInfo.InvariantCulture, $"writing failed: the upload session keeps persisting nothing past byte {persisted}."));
+            }
+
+            at = persisted;
+        }
+
+        return null;
+    }
+
+    private async Task<Uri> StartSessionAsync(string key, string name, long? generationMatch, WriteCondition condition, CancellationToken cancellationToken, long? length = null)
     {
         byte[] metadata = JsonSerializer.SerializeToUtf8Bytes(new GcsObjectInsert { Name = name, ContentType = OctetStream }, GcsJsonContext.Default.GcsObjectInsert);
         Uri uri = UploadUri("resumable", generationMatch);
@@ -634,6 +753,10 @@ public sealed partial class GcsInputStateStore : IInputStateStore, IDisposable
             using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(metadata) };
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "UTF-8" };
             request.Headers.TryAddWithoutValidation("X-Upload-Content-Type", OctetStream);
+            if (length is { } declared)
+            {
+                request.Headers.TryAddWithoutValidation("X-Upload-Content-Length", declared.ToString(CultureInfo.InvariantCulture));
+            }
             return await _http.SendAsync(request, attemptToken).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
 
@@ -655,32 +778,33 @@ public sealed partial class GcsInputStateStore : IInputStateStore, IDisposable
     }
 
     /// <summary>
-    /// Sends one chunk (or, for an empty final chunk, the total length); returns the object's version once the upload
-    /// completed, else how many bytes the session holds. A retry first asks the session what it holds (a status query,
-    /// as the resumable protocol prescribes) and sends only the rest of the chunk.
+    /// Sends one chunk, bytes <paramref name="offset"/> to <paramref name="offset"/> + <paramref name="count"/> of the
+    /// object, whose body <paramref name="body"/> makes (given an object offset and a length); or, for an empty final
+    /// chunk, the total length. Returns the object's version once the upload completed, else how many bytes the session
+    /// holds. A retry first asks the session what it holds (a status query, as the resumable protocol prescribes) and
+    /// sends only the rest of the chunk.
     /// </summary>
-    private async Task<(StoreVersion? Version, long Persisted)> PutChunkAsync(string key, Uri session, ReadOnlyMemory<byte> data, long offset, long? total, WriteCondition condition, CancellationToken cancellationToken)
+    private async Task<(StoreVersion? Version, long Persisted)> PutChunkAsync(string key, Uri session, Func<long, long, HttpContent> body, long offset, long count, long? total, WriteCondition condition, CancellationToken cancellationToken)
     {
         int attempt = 0;
         Sent sent = await SendAsync("uploading a chunk", key, idempotent: true, async attemptToken =>
         {
             long from = offset;
-            ReadOnlyMemory<byte> rest = data;
             if (++attempt > 1)
             {
-                HttpResponseMessage status = await SendChunkAsync(session, ReadOnlyMemory<byte>.Empty, from, total, attemptToken).ConfigureAwait(false);
+                HttpResponseMessage status = await SendChunkAsync(session, null, from, 0, total, attemptToken).ConfigureAwait(false);
                 long persisted = (int)status.StatusCode == ResumeIncomplete ? PersistedBytes(status) : -1;
-                if (persisted < offset || persisted >= offset + data.Length)
+                if (persisted < offset || persisted >= offset + count)
                 {
                     return status; // finished, failed again, or nothing of this chunk left to send: judged by the caller
                 }
 
                 status.Dispose();
                 from = persisted;
-                rest = data[(int)(persisted - offset)..];
             }
 
-            return await SendChunkAsync(session, rest, from, total, attemptToken).ConfigureAwait(false);
+            long rest = offset + count - from;
+            return await SendChunkAsync(session, rest == 0 ? null : body(from, rest), from, rest, total, attemptToken).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
 
         switch ((int)sent.Response.StatusCode)
@@ -703,15 +827,18 @@ public sealed partial class GcsInputStateStore : IInputStateStore, IDisposable
         }
     }
 
-    /// <summary>PUTs <paramref name="data"/> at <paramref name="from"/> to a session; empty data is a status query (which finishes an upload whose bytes all arrived).</summary>
-    private async Task<HttpResponseMessage> SendChunkAsync(Uri session, ReadOnlyMemory<byte> data, long from, long? total, CancellationToken cancellationToken)
+    /// <summary>
+    /// PUTs <paramref name="body"/> (<paramref name="count"/> bytes) at <paramref name="from"/> to a session; no body is a
+    /// status query (which finishes an upload whose bytes all arrived).
+    /// </summary>
+    private async Task<HttpResponseMessage> SendChunkAsync(Uri session, HttpContent? body, long from, long count, long? total, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Put, session) { Content = new ReadOnlyMemoryContent(data) };
-        if (!data.IsEmpty)
+        using var request = new HttpRequestMessage(HttpMethod.Put, session) { Content = body ?? new ByteArrayContent([]) };
+        if (body is not null)
         {
             request.Content.Headers.ContentRange = total is { } length
-                ? new ContentRangeHeaderValue(from, from + data.Length - 1, length)
-                : new ContentRangeHeaderValue(from, from + data.Length - 1);
+                ? new ContentRangeHeaderValue(from, from + count - 1, length)
+                : new ContentRangeHeaderValue(from, from + count - 1);
         }
         else if (total is { } length)
         {

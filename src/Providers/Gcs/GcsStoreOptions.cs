@@ -30,6 +30,15 @@ public sealed class GcsStoreOptions
     /// <summary>The largest <see cref="ChunkSize"/> accepted: 256 MiB.</summary>
     public const int MaxChunkSize = 256 * 1024 * 1024;
 
+    /// <summary>
+    /// The default <see cref="SeekableChunkSize"/>: 64 MiB (so that one request needs about 0.7 MB/s to finish within the
+    /// default <see cref="AttemptTimeout"/>).
+    /// </summary>
+    public const int DefaultSeekableChunkSize = 64 * 1024 * 1024;
+
+    /// <summary>The largest <see cref="SeekableChunkSize"/> accepted: 1 GiB.</summary>
+    public const int MaxSeekableChunkSize = 1024 * 1024 * 1024;
+
     /// <summary>The default size up to which content is uploaded in one request rather than in a resumable session: 8 MiB.</summary>
     public const int DefaultResumableThreshold = 8 * 1024 * 1024;
 
@@ -113,19 +122,34 @@ public sealed class GcsStoreOptions
 
     /// <summary>
     /// Gets or sets the largest content, in bytes, uploaded in one request (with its MD5 checked by the service);
-    /// longer content goes through a resumable session in <see cref="ChunkSize"/> chunks. The store buffers up to
-    /// max(<see cref="ResumableThreshold"/>, <see cref="ChunkSize"/>) bytes per write in flight. 0 to
-    /// <see cref="MaxResumableThreshold"/>. Default <see cref="DefaultResumableThreshold"/>.
+    /// longer content goes through a resumable session, in <see cref="SeekableChunkSize"/> requests streamed from the
+    /// content when its length is known (a seekable stream), else in <see cref="ChunkSize"/> chunks. The store buffers
+    /// up to max(<see cref="ResumableThreshold"/>, <see cref="ChunkSize"/>) + <see cref="ChunkSize"/> bytes per write of
+    /// unknown length in flight (one chunk uploads while the next fills),
+    /// and nothing above the threshold for content of known length. 0 to <see cref="MaxResumableThreshold"/>. Default
+    /// <see cref="DefaultResumableThreshold"/>.
     /// </summary>
     [Range(0, MaxResumableThreshold, ErrorMessage = "{0}: must be between {1} and {2}.")]
     public int ResumableThreshold { get; set; } = DefaultResumableThreshold;
 
     /// <summary>
-    /// Gets or sets the size, in bytes, of the chunks of a resumable upload: a multiple of <see cref="ChunkGranularity"/>
-    /// (256 KiB), from 256 KiB to <see cref="MaxChunkSize"/>. Default <see cref="DefaultChunkSize"/>.
+    /// Gets or sets the size, in bytes, of the chunks of a resumable upload of content of unknown length (a non-seekable
+    /// stream), each buffered before it is sent: a multiple of <see cref="ChunkGranularity"/> (256 KiB), from 256 KiB
+    /// to <see cref="MaxChunkSize"/>. Default <see cref="DefaultChunkSize"/>.
     /// </summary>
     [Range(ChunkGranularity, MaxChunkSize, ErrorMessage = "{0}: must be between {1} and {2} bytes.")]
     public int ChunkSize { get; set; } = DefaultChunkSize;
+
+    /// <summary>
+    /// Gets or sets the largest request, in bytes, of a resumable upload of content of known length (a seekable stream
+    /// longer than <see cref="ResumableThreshold"/>, such as a snapshot held in memory). The session declares the length,
+    /// and each request streams its bytes straight from the content, so a larger size costs no memory; fewer requests
+    /// save a round trip each, but each must be sent within <see cref="AttemptTimeout"/> (a request cut off resumes from
+    /// what the session holds). A multiple of <see cref="ChunkGranularity"/> (256 KiB), from 256 KiB to
+    /// <see cref="MaxSeekableChunkSize"/>. Default <see cref="DefaultSeekableChunkSize"/>.
+    /// </summary>
+    [Range(ChunkGranularity, MaxSeekableChunkSize, ErrorMessage = "{0}: must be between {1} and {2} bytes.")]
+    public int SeekableChunkSize { get; set; } = DefaultSeekableChunkSize;
 
     /// <summary>
     /// Gets or sets how many times a request that failed transiently (HTTP 408, 429 or 5xx, a network error or an
@@ -164,7 +188,7 @@ public sealed class GcsStoreOptions
         builder.Append(CultureInfo.InvariantCulture, $"Bucket = {Bucket ?? "(not set)"}, Prefix = {Prefix ?? string.Empty}, BaseUri = {BaseUri}, ");
         builder.Append(CultureInfo.InvariantCulture, $"CredentialsFile = {(string.IsNullOrEmpty(CredentialsFile) ? "(application default credentials)" : CredentialsFile)}, ");
         builder.Append(CultureInfo.InvariantCulture, $"Anonymous = {(Anonymous is { } anonymous ? anonymous.ToString() : "(automatic)")}, ProjectId = {ProjectId ?? "(not set)"}, ");
-        builder.Append(CultureInfo.InvariantCulture, $"CreateBucketIfMissing = {CreateBucketIfMissing}, ResumableThreshold = {ResumableThreshold}, ChunkSize = {ChunkSize}, ");
+        builder.Append(CultureInfo.InvariantCulture, $"CreateBucketIfMissing = {CreateBucketIfMissing}, ResumableThreshold = {ResumableThreshold}, ChunkSize = {ChunkSize}, SeekableChunkSize = {SeekableChunkSize}, ");
         builder.Append(CultureInfo.InvariantCulture, $"MaxRetryAttempts = {MaxRetryAttempts}, RetryDelay = {RetryDelay}, MaxRetryDelay = {MaxRetryDelay}, AttemptTimeout = {AttemptTimeout} }}");
         return builder.ToString();
     }

@@ -38,6 +38,11 @@ public sealed class GcsStoreOptionsValidator : IValidateOptions<GcsStoreOptions>
             Add(failures, nameof(GcsStoreOptions.ChunkSize), $"must be a multiple of {GcsStoreOptions.ChunkGranularity} (256 KiB), as Cloud Storage requires for resumable chunks; it is {options.ChunkSize}.");
         }
 
+        if (options.SeekableChunkSize % GcsStoreOptions.ChunkGranularity != 0)
+        {
+            Add(failures, nameof(GcsStoreOptions.SeekableChunkSize), $"must be a multiple of {GcsStoreOptions.ChunkGranularity} (256 KiB), as Cloud Storage requires for resumable chunks; it is {options.SeekableChunkSize}.");
+        }
+
         CheckPrefix(options, failures);
         CheckBaseUri(options, failures);
 

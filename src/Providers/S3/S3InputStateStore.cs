@@ -21,11 +21,17 @@ namespace InputPipeline.Checkpointing.S3;
 /// compare-and-swap) 404 on a missing key become <see cref="CheckpointConflictException"/>.
 /// </para>
 /// <para>
-/// The content length is not known in advance. The store reads up to <see cref="S3StoreOptions.MultipartThreshold"/>
-/// bytes into a pooled buffer; if the content ends there it is one <c>PutObject</c>, otherwise a multipart upload of
-/// pooled <see cref="S3StoreOptions.PartSize"/> buffers (one part uploads while the next fills) whose condition is
-/// sent on <c>CompleteMultipartUpload</c>, so no object is visible before the whole content is. Any failure or
-/// cancellation aborts the upload, leaving no parts behind.
+/// Content of known length (a seekable stream) is sent straight from the stream, with no buffer: one <c>PutObject</c>
+/// up to <see cref="S3StoreOptions.SeekableMultipartThreshold"/> bytes, else a multipart upload of
+/// <see cref="S3StoreOptions.PartSize"/> parts. For content of unknown length (a non-seekable stream) the store reads up
+/// to <see cref="S3StoreOptions.MultipartThreshold"/> bytes into a pooled buffer; if the content ends there it is one
+/// <c>PutObject</c>, otherwise a multipart upload of pooled <see cref="S3StoreOptions.PartSize"/> buffers (one part
+/// uploads while the next fills). A multipart upload's condition is sent on <c>CompleteMultipartUpload</c>, so no
+/// object is visible before the whole content is; any failure or cancellation aborts the upload, leaving no parts behind.
+/// </para>
+/// <para>
+/// Whole-object reads are sent as the range <c>bytes=0-</c> when <see cref="S3StoreOptions.ResponseChecksumValidation"/>
+/// is <c>WHEN_REQUIRED</c> (the default), so the SDK spends no CPU re-checking content the checkpoint manager verifies itself.
 /// </para>
 /// <para>
 /// Identical content gives identical ETags (the MD5 of a single-request upload), so a compare-and-swap cannot tell a
@@ -59,6 +65,8 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
     private readonly string _prefix;
     private readonly int _threshold;
     private readonly int _partSize;
+    private readonly int _seekableThreshold;
+    private readonly bool _rangedWholeReads;
     private readonly bool _createBucketIfMissing;
     private readonly ServerSideEncryptionMethod? _encryption;
     private readonly string? _kmsKeyId;
@@ -107,6 +115,8 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
         _prefix = options.NormalizedPrefix;
         _threshold = options.MultipartThreshold;
         _partSize = options.PartSize;
+        _seekableThreshold = options.SeekableMultipartThreshold;
+        _rangedWholeReads = (ownsClient ? options.ResponseChecksumValidation : client.Config.ResponseChecksumValidation) == ResponseChecksumValidation.WHEN_REQUIRED;
         _createBucketIfMissing = options.CreateBucketIfMissing;
         _encryption = S3StoreOptionsValidator.CanonicalEncryption(options.ServerSideEncryption) is { } sse ? ServerSideEncryptionMethod.FindValue(sse) : null;
         _kmsKeyId = string.IsNullOrEmpty(options.KmsKeyId) ? null : options.KmsKeyId;
@@ -170,7 +180,11 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
     /// the object appears (or is replaced) only once the whole content is uploaded.
     /// </summary>
     /// <param name="key">The object key; see <see cref="StoreKey.Validate(string, string)"/>.</param>
-    /// <param name="content">The content, read once from its current position to its end; it may be non-seekable. The store does not dispose it.</param>
+    /// <param name="content">
+    /// The content, read once from its current position to its end; it may be non-seekable. A seekable stream is read
+    /// straight into the requests (and rewound for a retry), a non-seekable one through pooled buffers. The store does
+    /// not dispose it.
+    /// </param>
     /// <param name="condition">When the write may happen: always, only if the key is absent, or only if its ETag matches.</param>
     /// <param name="cancellationToken">Cancels the write; a cancelled write leaves no visible object and aborts its multipart upload.</param>
     /// <returns>The ETag of the object written.</returns>
@@ -198,6 +212,28 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
 
         cancellationToken.ThrowIfCancellationRequested();
         await EnsureBucketAsync(key, cancellationToken).ConfigureAwait(false);
+
+        if (content.CanSeek)
+        {
+            // The length is known: stream the content into the requests, with no buffer.
+            long start = content.Position;
+            long length = Math.Max(0, content.Length - start);
+            var source = new SeekableContent(content, start);
+            try
+            {
+                if (length <= _seekableThreshold)
+                {
+                    using Stream body = source.Window(0, length);
+                    return await PutAsync(key, objectKey, body, condition, cancellationToken).ConfigureAwait(false);
+                }
+
+                return await MultipartFromSeekableAsync(key, objectKey, source, length, condition, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                source.Close();
+            }
+        }
 
         // Buffer up to the threshold to learn whether the content fits one request; the buffer grows as data comes.
         using var first = new PooledBuffer(Math.Min(InitialBufferSize, _threshold));
@@ -231,8 +267,9 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
         await EnsureBucketAsync(key, cancellationToken).ConfigureAwait(false);
 
         var request = new GetObjectRequest { BucketName = _bucket, Key = objectKey };
-        if (offset > 0)
+        if (offset > 0 || _rangedWholeReads)
         {
+            // "bytes=0-" reads the whole object; as a range it also skips the SDK's MD5 check of single-request objects.
             request.ByteRange = new ByteRange(string.Create(CultureInfo.InvariantCulture, $"bytes={offset}-"));
         }
 
@@ -247,9 +284,9 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
             {
                 return null;
             }
-            catch (AmazonServiceException ex) when (offset > 0 && S3Errors.IsInvalidRange(ex))
+            catch (AmazonServiceException ex) when (request.ByteRange is not null && S3Errors.IsInvalidRange(ex))
             {
-                // The offset is at or past the end: report the object's metadata with empty content.
+                // The offset is at or past the end (or the object is empty): report the object's metadata with empty content.
                 GetObjectMetadataResponse? head = await HeadAsync(key, objectKey, cancellationToken).ConfigureAwait(false);
                 if (head is null)
                 {
@@ -380,6 +417,12 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
     private async Task<StoreVersion> PutAsync(string key, string objectKey, PooledBuffer buffer, WriteCondition condition, CancellationToken cancellationToken)
     {
         using var body = new MemoryStream(buffer.Array, 0, buffer.Length, writable: false);
+        return await PutAsync(key, objectKey, body, condition, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Writes <paramref name="body"/> (seekable, read from position 0 to its length) with one <c>PutObject</c> carrying the condition.</summary>
+    private async Task<StoreVersion> PutAsync(string key, string objectKey, Stream body, WriteCondition condition, CancellationToken cancellationToken)
+    {
         var request = new PutObjectRequest
         {
             BucketName = _bucket,
@@ -429,12 +472,7 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
         var parts = new List<PartETag>();
         try
         {
-            // Fail fast, before uploading anything, when the condition already does not hold.
-            await CheckConditionAsync(key, objectKey, condition, cancellationToken).ConfigureAwait(false);
-
-            var initiate = new InitiateMultipartUploadRequest { BucketName = _bucket, Key = objectKey, ContentType = ContentType, ChecksumAlgorithm = _partChecksum };
-            ApplyEncryption(initiate);
-            uploadId = (await CallAsync("CreateMultipartUpload", key, ct => _client.InitiateMultipartUploadAsync(initiate, ct), cancellationToken).ConfigureAwait(false)).UploadId;
+            uploadId = await StartMultipartAsync(key, objectKey, condition, cancellationToken).ConfigureAwait(false);
 
             // One part uploads while the next fills: at most two part buffers (plus the first part's) are held.
             for (int partNumber = 1; ; partNumber++)
@@ -474,21 +512,9 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
                 next = null;
             }
 
-            await CheckConditionBeforeCompleteAsync(key, objectKey, condition, cancellationToken).ConfigureAwait(false);
-            var complete = new CompleteMultipartUploadRequest { BucketName = _bucket, Key = objectKey, UploadId = uploadId, PartETags = parts };
-            switch (condition.Kind)
-            {
-                case WriteConditionKind.IfAbsent:
-                    complete.IfNoneMatch = AnyETag;
-                    break;
-                case WriteConditionKind.IfVersionMatches:
-                    complete.IfMatch = condition.Version!.Value.Value;
-                    break;
-            }
-
-            CompleteMultipartUploadResponse completed = await CallAsync("CompleteMultipartUpload", key, ct => _client.CompleteMultipartUploadAsync(complete, ct), cancellationToken, condition).ConfigureAwait(false);
+            StoreVersion version = await CompleteMultipartAsync(key, objectKey, uploadId, parts, condition, cancellationToken).ConfigureAwait(false);
             uploadId = null;
-            return Version(key, completed.ETag);
+            return version;
         }
         finally
         {
@@ -517,16 +543,89 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
         }
     }
 
+    /// <summary>
+    /// Uploads the <paramref name="length"/> bytes of seekable content <paramref name="source"/> as a multipart upload
+    /// whose parts are read straight from the content, one after another, with no buffer; the completion carries the
+    /// condition, and any failure or cancellation aborts the upload.
+    /// </summary>
+    private async Task<StoreVersion> MultipartFromSeekableAsync(string key, string objectKey, SeekableContent source, long length, WriteCondition condition, CancellationToken cancellationToken)
+    {
+        long partCount = (length + _partSize - 1) / _partSize;
+        if (partCount > MaxPartCount)
+        {
+            throw new CheckpointStoreException(ProviderName, key, $"the content ({length} bytes) needs more than {MaxPartCount} parts; raise {S3StoreOptions.SectionPath}:PartSize (now {_partSize} bytes).");
+        }
+
+        var parts = new List<PartETag>((int)partCount);
+        string? uploadId = null;
+        try
+        {
+            uploadId = await StartMultipartAsync(key, objectKey, condition, cancellationToken).ConfigureAwait(false);
+            for (int partNumber = 1; partNumber <= partCount; partNumber++)
+            {
+                long offset = (long)(partNumber - 1) * _partSize;
+                using Stream body = source.Window(offset, Math.Min(_partSize, length - offset));
+                parts.Add(await UploadPartAsync(key, objectKey, uploadId, partNumber, body, cancellationToken).ConfigureAwait(false));
+            }
+
+            StoreVersion version = await CompleteMultipartAsync(key, objectKey, uploadId, parts, condition, cancellationToken).ConfigureAwait(false);
+            uploadId = null;
+            return version;
+        }
+        finally
+        {
+            if (uploadId is not null)
+            {
+                await AbortAsync(key, objectKey, uploadId, parts.Count).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Checks the condition (so that an upload that cannot succeed uploads nothing), then creates a multipart upload; returns its id.</summary>
+    private async Task<string> StartMultipartAsync(string key, string objectKey, WriteCondition condition, CancellationToken cancellationToken)
+    {
+        await CheckConditionAsync(key, objectKey, condition, cancellationToken).ConfigureAwait(false);
+        var initiate = new InitiateMultipartUploadRequest { BucketName = _bucket, Key = objectKey, ContentType = ContentType, ChecksumAlgorithm = _partChecksum };
+        ApplyEncryption(initiate);
+        InitiateMultipartUploadResponse response = await CallAsync("CreateMultipartUpload", key, ct => _client.InitiateMultipartUploadAsync(initiate, ct), cancellationToken).ConfigureAwait(false);
+        return response.UploadId;
+    }
+
+    /// <summary>Completes a multipart upload with the condition; returns the object's version.</summary>
+    private async Task<StoreVersion> CompleteMultipartAsync(string key, string objectKey, string uploadId, List<PartETag> parts, WriteCondition condition, CancellationToken cancellationToken)
+    {
+        await CheckConditionBeforeCompleteAsync(key, objectKey, condition, cancellationToken).ConfigureAwait(false);
+        var complete = new CompleteMultipartUploadRequest { BucketName = _bucket, Key = objectKey, UploadId = uploadId, PartETags = parts };
+        switch (condition.Kind)
+        {
+            case WriteConditionKind.IfAbsent:
+                complete.IfNoneMatch = AnyETag;
+                break;
+            case WriteConditionKind.IfVersionMatches:
+                complete.IfMatch = condition.Version!.Value.Value;
+                break;
+        }
+
+        CompleteMultipartUploadResponse completed = await CallAsync("CompleteMultipartUpload", key, ct => _client.CompleteMultipartUploadAsync(complete, ct), cancellationToken, condition).ConfigureAwait(false);
+        return Version(key, completed.ETag);
+    }
+
     private async Task<PartETag> UploadPartAsync(string key, string objectKey, string uploadId, int partNumber, PooledBuffer buffer, CancellationToken cancellationToken)
     {
         using var body = new MemoryStream(buffer.Array, 0, buffer.Length, writable: false);
+        return await UploadPartAsync(key, objectKey, uploadId, partNumber, body, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Uploads <paramref name="body"/> (seekable, read from position 0 to its length) as one part.</summary>
+    private async Task<PartETag> UploadPartAsync(string key, string objectKey, string uploadId, int partNumber, Stream body, CancellationToken cancellationToken)
+    {
         var request = new UploadPartRequest
         {
             BucketName = _bucket,
             Key = objectKey,
             UploadId = uploadId,
             PartNumber = partNumber,
-            PartSize = buffer.Length,
+            PartSize = body.Length,
             InputStream = body,
             ChecksumAlgorithm = _partChecksum,
         };

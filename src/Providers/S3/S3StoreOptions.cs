@@ -34,6 +34,15 @@ public sealed class S3StoreOptions
     /// <summary>The default <see cref="PartSize"/>: 16 MiB.</summary>
     public const int DefaultPartSize = 16 * 1024 * 1024;
 
+    /// <summary>
+    /// The default <see cref="SeekableMultipartThreshold"/>: 128 MiB (Amazon S3 suggests multipart uploads from about
+    /// 100 MB on; below that one request is as fast as sequential parts and saves the multipart round trips).
+    /// </summary>
+    public const int DefaultSeekableMultipartThreshold = 128 * 1024 * 1024;
+
+    /// <summary>The largest <see cref="SeekableMultipartThreshold"/> accepted: 1 GiB (a single request is never retried in part).</summary>
+    public const int MaxSeekableMultipartThreshold = 1024 * 1024 * 1024;
+
     /// <summary>The default <see cref="MaxErrorRetry"/>: 4 retries (5 attempts in all).</summary>
     public const int DefaultMaxErrorRetry = 4;
 
@@ -46,8 +55,11 @@ public sealed class S3StoreOptions
     /// <summary>The default <see cref="RequestChecksumCalculation"/>: <see cref="Amazon.Runtime.RequestChecksumCalculation.WHEN_SUPPORTED"/>.</summary>
     public const RequestChecksumCalculation DefaultRequestChecksumCalculation = Amazon.Runtime.RequestChecksumCalculation.WHEN_SUPPORTED;
 
-    /// <summary>The default <see cref="ResponseChecksumValidation"/>: <see cref="Amazon.Runtime.ResponseChecksumValidation.WHEN_SUPPORTED"/>.</summary>
-    public const ResponseChecksumValidation DefaultResponseChecksumValidation = Amazon.Runtime.ResponseChecksumValidation.WHEN_SUPPORTED;
+    /// <summary>
+    /// The default <see cref="ResponseChecksumValidation"/>: <see cref="Amazon.Runtime.ResponseChecksumValidation.WHEN_REQUIRED"/>,
+    /// since the checkpoint manager verifies every part it restores with its own checksum.
+    /// </summary>
+    public const ResponseChecksumValidation DefaultResponseChecksumValidation = Amazon.Runtime.ResponseChecksumValidation.WHEN_REQUIRED;
 
     /// <summary>The server-side encryption values passed through: <c>AES256</c>, <c>aws:kms</c> and <c>aws:kms:dsse</c>.</summary>
     public static IReadOnlyList<string> ServerSideEncryptionValues { get; } = ["AES256", "aws:kms", "aws:kms:dsse"];
@@ -114,21 +126,33 @@ public sealed class S3StoreOptions
     public string? KmsKeyId { get; set; }
 
     /// <summary>
-    /// Gets or sets the size in bytes up to which an object is written with one <c>PutObject</c>; larger content is
-    /// written as a multipart upload. The store buffers up to this many bytes (in a pooled buffer) before it knows
-    /// which, since content length is unknown. <see cref="MinPartSize"/> to <see cref="MaxPartSize"/>. Default <see cref="DefaultMultipartThreshold"/>.
+    /// Gets or sets the size in bytes up to which content of unknown length (a non-seekable stream) is written with one
+    /// <c>PutObject</c>; longer content is written as a multipart upload. The store buffers up to this many bytes (in a
+    /// pooled buffer) before it knows which. Content of known length (a seekable stream) follows
+    /// <see cref="SeekableMultipartThreshold"/> instead. <see cref="MinPartSize"/> to <see cref="MaxPartSize"/>. Default <see cref="DefaultMultipartThreshold"/>.
     /// </summary>
     [MessageRange(MinPartSize, MaxPartSize, ErrorMessage = SectionPath + ":MultipartThreshold: must be between 5 MiB (5242880) and 512 MiB (536870912) bytes.")]
     public int MultipartThreshold { get; set; } = DefaultMultipartThreshold;
 
     /// <summary>
-    /// Gets or sets the size in bytes of each part of a multipart upload (after the first, which is
-    /// <see cref="MultipartThreshold"/> bytes). An upload holds at most two parts in memory (one uploading, one filling),
-    /// and S3 allows 10,000 parts, so this also bounds the largest object (about 156 GiB at the default).
+    /// Gets or sets the size in bytes of each part of a multipart upload (after the first, which for content of unknown
+    /// length is <see cref="MultipartThreshold"/> bytes). An upload of unknown length holds at most two parts in memory
+    /// (one uploading, one filling); one of known length sends its parts straight from the content and holds none. S3
+    /// allows 10,000 parts, so this also bounds the largest object (about 156 GiB at the default).
     /// <see cref="MinPartSize"/> to <see cref="MaxPartSize"/>. Default <see cref="DefaultPartSize"/>.
     /// </summary>
     [MessageRange(MinPartSize, MaxPartSize, ErrorMessage = SectionPath + ":PartSize: must be between 5 MiB (5242880) and 512 MiB (536870912) bytes.")]
     public int PartSize { get; set; } = DefaultPartSize;
+
+    /// <summary>
+    /// Gets or sets the size in bytes up to which content of known length (a seekable stream, such as a snapshot held in
+    /// memory) is written with one <c>PutObject</c> that streams straight from the content, with no buffer; longer
+    /// content is a multipart upload of <see cref="PartSize"/> parts, each also streamed from the content. A single
+    /// request is retried whole (by the SDK, which rewinds the content), so a failure late in a large one costs a full
+    /// resend. <see cref="MinPartSize"/> to <see cref="MaxSeekableMultipartThreshold"/>. Default <see cref="DefaultSeekableMultipartThreshold"/>.
+    /// </summary>
+    [MessageRange(MinPartSize, MaxSeekableMultipartThreshold, ErrorMessage = SectionPath + ":SeekableMultipartThreshold: must be between 5 MiB (5242880) and 1 GiB (1073741824) bytes.")]
+    public int SeekableMultipartThreshold { get; set; } = DefaultSeekableMultipartThreshold;
 
     /// <summary>
     /// Gets or sets how many times the SDK retries a request that failed transiently (a network error, a timeout,
@@ -158,8 +182,14 @@ public sealed class S3StoreOptions
     public RequestChecksumCalculation RequestChecksumCalculation { get; set; } = DefaultRequestChecksumCalculation;
 
     /// <summary>
-    /// Gets or sets when the SDK verifies the checksum of downloaded content: <c>WHEN_SUPPORTED</c> (whenever the
-    /// service returns one for the whole object) or <c>WHEN_REQUIRED</c>. Default <see cref="DefaultResponseChecksumValidation"/>.
+    /// Gets or sets whether the SDK verifies downloaded content. <c>WHEN_REQUIRED</c> (the default): it verifies nothing,
+    /// and the store reads whole objects as the range <c>bytes=0-</c>, which also skips the MD5-against-ETag check the
+    /// SDK otherwise applies to every whole read of an object written in one request, whatever this setting; the
+    /// checkpoint manager verifies every part it restores against its own XXH3 checksum, so the SDK's checks would only
+    /// repeat it, at several milliseconds of CPU per MiB read. <c>WHEN_SUPPORTED</c>: whole reads are plain, and the
+    /// SDK verifies the CRC32 the service stored for the whole object and, for an object written in one request, the
+    /// MD5 of its ETag; use it when reading the store's objects without the checkpoint manager. Default
+    /// <see cref="DefaultResponseChecksumValidation"/>. With a client given to the store, the client's own setting decides.
     /// </summary>
     public ResponseChecksumValidation ResponseChecksumValidation { get; set; } = DefaultResponseChecksumValidation;
 
@@ -183,7 +213,7 @@ public sealed class S3StoreOptions
         text.Append(CultureInfo.InvariantCulture, $"Bucket = {Bucket}, Prefix = {NormalizedPrefix}, Region = {Region}, ServiceUrl = {RedactUrl(ServiceUrl)}, ");
         text.Append(CultureInfo.InvariantCulture, $"ForcePathStyle = {ForcePathStyle}, CreateBucketIfMissing = {CreateBucketIfMissing}, Profile = {Profile}, ");
         text.Append(CultureInfo.InvariantCulture, $"ServerSideEncryption = {ServerSideEncryption}, KmsKeyId = {(string.IsNullOrEmpty(KmsKeyId) ? string.Empty : Redacted)}, ");
-        text.Append(CultureInfo.InvariantCulture, $"MultipartThreshold = {MultipartThreshold}, PartSize = {PartSize}, MaxErrorRetry = {MaxErrorRetry}, RetryMode = {RetryMode}, ");
+        text.Append(CultureInfo.InvariantCulture, $"MultipartThreshold = {MultipartThreshold}, PartSize = {PartSize}, SeekableMultipartThreshold = {SeekableMultipartThreshold}, MaxErrorRetry = {MaxErrorRetry}, RetryMode = {RetryMode}, ");
         text.Append(CultureInfo.InvariantCulture, $"Timeout = {Timeout}, ConnectTimeout = {ConnectTimeout}, RequestChecksumCalculation = {RequestChecksumCalculation}, ResponseChecksumValidation = {ResponseChecksumValidation} }}");
         return text.ToString();
     }

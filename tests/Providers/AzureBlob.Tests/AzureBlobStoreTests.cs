@@ -4,6 +4,7 @@ using Azure;
 using Azure.Core;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
 using Azure.Storage.Sas;
 using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
@@ -156,6 +157,28 @@ public sealed class AzureBlobStoreTests(AzuriteFixture azurite, ITestOutputHelpe
     }
 
     [Fact]
+    public async Task ASeekableBlockUpload_WhoseBlocksFail_StopsAndFailsWithCheckpointStoreException()
+    {
+        using var server = new FakeBlobServer((_, _) => (503, "ServerBusy"));
+        var store = new AzureBlobInputStateStore(TestOptions.For(server.ConnectionString, "busy", o =>
+        {
+            o.MaxRetries = 1;
+            o.RetryDelay = TimeSpan.FromMilliseconds(1);
+            o.MaxRetryDelay = TimeSpan.FromMilliseconds(5);
+            o.InitialTransferSize = 64 * 1024;
+            o.MaximumTransferSize = 64 * 1024;
+            o.MaximumConcurrency = 2;
+        }));
+        using var content = new GeneratedStream(MiB, seed: 3);
+
+        CheckpointStoreException write = await Assert.ThrowsAsync<CheckpointStoreException>(() => store.WriteAsync("state", content, WriteCondition.IfAbsent));
+
+        Assert.Equal(503, Assert.IsType<RequestFailedException>(write.InnerException).Status);
+        Assert.Equal("state", write.Key);
+        Assert.True(server.Requests < 16 * 2, $"{server.Requests} requests: the failed block should have stopped the upload");
+    }
+
+    [Fact]
     public async Task AServerAnswering503_ThenRecovering_Succeeds()
     {
         using var server = new FakeBlobServer((n, _) => n <= 2 ? (503, "ServerBusy") : (404, "BlobNotFound"));
@@ -295,7 +318,7 @@ public sealed class AzureBlobStoreTests(AzuriteFixture azurite, ITestOutputHelpe
     }
 
     [Fact]
-    public async Task Uploads_ByDefault_CarryNoTransferChecksum()
+    public async Task Uploads_WithTransferChecksumNone_CarryNoChecksum()
     {
         string container = await azurite.SharedContainerAsync("specific");
         var recorder = new RecordingPolicy();
@@ -303,6 +326,7 @@ public sealed class AzureBlobStoreTests(AzuriteFixture azurite, ITestOutputHelpe
         {
             o.InitialTransferSize = 512 * 1024;
             o.MaximumTransferSize = 256 * 1024;
+            o.TransferChecksum = Azure.Storage.StorageChecksumAlgorithm.None;
         }));
 
         await store.WriteAsync(NewKey(), Content("small, single shot"), WriteCondition.IfAbsent);
@@ -315,7 +339,7 @@ public sealed class AzureBlobStoreTests(AzuriteFixture azurite, ITestOutputHelpe
     }
 
     [Fact]
-    public async Task Uploads_WithMd5Asked_SendAnMd5OfEveryRequestBody_AndNoCrc64()
+    public async Task Uploads_ByDefault_SendAnMd5OfEveryRequestBody_AndNoCrc64()
     {
         string container = await azurite.SharedContainerAsync("specific");
         var recorder = new RecordingPolicy();
@@ -323,7 +347,6 @@ public sealed class AzureBlobStoreTests(AzuriteFixture azurite, ITestOutputHelpe
         {
             o.InitialTransferSize = 512 * 1024;
             o.MaximumTransferSize = 256 * 1024;
-            o.TransferChecksum = Azure.Storage.StorageChecksumAlgorithm.MD5;
         }));
 
         await store.WriteAsync(NewKey(), Content("small, single shot"), WriteCondition.IfAbsent);
@@ -439,6 +462,40 @@ public sealed class AzureBlobStoreTests(AzuriteFixture azurite, ITestOutputHelpe
         {
             Assert.IsType<CheckpointStoreException>(failure);
         }
+    }
+
+    [Fact]
+    public async Task SeekableUpload_StagesItsBlocksStraightFromTheStream_AllocatingNextToNothing()
+    {
+        const long Size = 128L * MiB;
+        var recorder = new RecordingPolicy();
+        string container = await azurite.SharedContainerAsync("specific");
+        var store = new AzureBlobInputStateStore(RecordingClient(recorder), azurite.Options(container, o =>
+        {
+            o.InitialTransferSize = 4 * MiB;
+            o.MaximumTransferSize = 4 * MiB;
+            o.MaximumConcurrency = 2;
+        }));
+        string key = NewKey();
+        await store.WriteAsync(NewKey(), new GeneratedStream(9 * MiB, seed: 1), WriteCondition.None); // loads the code paths
+
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        StoreVersion version;
+        using (var content = new GeneratedStream(Size + 7, seed: 41) { Position = 7 })
+        {
+            version = await store.WriteAsync(key, content, WriteCondition.IfAbsent);
+        }
+
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        output.WriteLine($"Allocated {allocated / (double)MiB:F1} MiB during the {Size / MiB} MiB upload.");
+        Assert.True(allocated < 16L * MiB, $"the upload allocated {allocated / MiB} MiB; copying its blocks would allocate {Size / MiB} MiB");
+        BlockList blocks = await azurite.ServiceClient.GetBlobContainerClient(container).GetBlockBlobClient(key).GetBlockListAsync();
+        Assert.Equal(32, blocks.CommittedBlocks.Count());
+        Assert.All(recorder.Requests.Where(r => r.Comp == "block"), r => Assert.True(r.Headers.ContainsKey("Content-MD5"), $"{r.Uri} has no Content-MD5"));
+        await using StoreReadResult? read = await store.ReadAsync(key);
+        Assert.NotNull(read);
+        Assert.Equal((Size, version), (read.Info.Length, read.Info.Version));
+        Assert.Equal(GeneratedStream.Hash(Size + 7, seed: 41, offset: 7), await SHA256.HashDataAsync(read.Content));
     }
 
     [Fact]

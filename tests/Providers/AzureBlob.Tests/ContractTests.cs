@@ -11,6 +11,9 @@ namespace InputPipeline.Checkpointing.AzureBlob.Tests;
 [Trait("Provider", "AzureBlob")]
 public sealed class AzureBlobStoreContractTests(AzuriteFixture azurite) : InputStateStoreContractTests
 {
+    /// <summary>Seekable content of exactly the single-shot limit is one request; one byte more, and 3 MiB, are staged as blocks read from the stream.</summary>
+    protected override IReadOnlyList<long> SeekableContentSizes => [2L * 1024 * 1024, (2L * 1024 * 1024) + 1, (3L * 1024 * 1024) + 5];
+
     protected override async Task<IInputStateStore> CreateStoreAsync() =>
         new AzureBlobInputStateStore(azurite.Options(await azurite.SharedContainerAsync("contract"), o =>
         {

@@ -228,6 +228,39 @@ public sealed class GcsRetryTests(GcsEmulatorFixture emulator)
     }
 
     [Fact]
+    public async Task AFailedRequestOfAKnownLength_IsResumedFromWhatTheSessionHolds_ReadingTheContentAgainFromThere()
+    {
+        (string bucket, GcsInputStateStore store, RecordingHandler recorder) = await StoreAsync(o =>
+        {
+            o.ResumableThreshold = 256 * KiB;
+            o.SeekableChunkSize = 512 * KiB;
+            o.MaxRetryAttempts = 3;
+        });
+        await store.ReadAsync("warm-up");
+        recorder.Clear();
+        const int Size = (1024 * KiB) + 7;
+        string session = $"/upload/storage/v1/b/{bucket}/o";
+        await emulator.InjectFaultAsync(new[]
+        {
+            // The first request lands but its reply is lost; the status query that follows fails before it is processed.
+            new { status = 502, count = 1, after = true, path = session, method = "PUT" },
+            new { status = 503, count = 1, after = false, path = session, method = "PUT" },
+        });
+
+        using var content = new GeneratedStream(Size, seed: 19);
+        StoreVersion version = await store.WriteAsync("known", content, WriteCondition.IfAbsent);
+
+        Assert.Equal(0, await emulator.RemainingFaultUsesAsync());
+        string[] puts = [.. recorder.Requests.Where(r => r.Method == HttpMethod.Put).Select(r => $"{r.ContentRange} {(int)r.Status!.Value}")];
+        Assert.Equal(
+            [$"bytes 0-524287/{Size} 502", $"bytes */{Size} 503", $"bytes */{Size} 308", $"bytes 524288-1048575/{Size} 308", $"bytes 1048576-{Size - 1}/{Size} 200"],
+            puts);
+        await using StoreReadResult? read = await store.ReadAsync("known");
+        Assert.Equal((Size, version), (read!.Info.Length, read.Info.Version));
+        Assert.Equal(GeneratedStream.Hash(Size, seed: 19), await SHA256.HashDataAsync(read.Content));
+    }
+
+    [Fact]
     public async Task ALostReplyToTheFinalChunk_IsAnsweredByAStatusQuery_WithTheObject()
     {
         (string bucket, GcsInputStateStore store, RecordingHandler recorder) = await StoreAsync(o =>

@@ -144,6 +144,89 @@ public sealed class GcsStoreTests(GcsEmulatorFixture emulator)
     }
 
     [Fact]
+    public async Task ContentOfUnknownLength_IsReadAheadOneChunk_WhileTheChunkBeforeItUploads()
+    {
+        string bucket = await emulator.BucketForAsync(nameof(GcsStoreTests));
+        var recorder = new RecordingHandler();
+        GcsInputStateStore store = emulator.RecordedStore(bucket, recorder, o =>
+        {
+            o.ResumableThreshold = 256 * KiB;
+            o.ChunkSize = 256 * KiB;
+        });
+        string key = Key("read-ahead");
+        await store.ReadAsync(Key("warm-up"));
+        recorder.Clear();
+        int? answeredPutsWhenTheSecondChunkWasRead = null;
+        using var content = new TriggerStream(MiB, seed: 12, triggerAfter: 512 * KiB, () =>
+        {
+            answeredPutsWhenTheSecondChunkWasRead = recorder.Requests.Count(r => r.Method == HttpMethod.Put);
+            return Task.CompletedTask;
+        });
+
+        await store.WriteAsync(key, content, WriteCondition.IfAbsent);
+
+        Assert.Equal(0, answeredPutsWhenTheSecondChunkWasRead); // filled while the first chunk's PUT had no answer yet
+        Assert.Equal(
+            ["POST ", "PUT bytes 0-262143/*", "PUT bytes 262144-524287/*", "PUT bytes 524288-786431/*", "PUT bytes 786432-1048575/1048576"],
+            recorder.Requests.Select(r => $"{r.Method} {r.ContentRange}"));
+        Assert.Equal(GeneratedStream.Hash(MiB, seed: 12), SHA256.HashData(await ContentAsync(bucket, key)));
+    }
+
+    [Fact]
+    public async Task SeekableContent_AboveTheThreshold_DeclaresItsLength_AndIsSentInSeekableChunks()
+    {
+        string bucket = await emulator.BucketForAsync(nameof(GcsStoreTests));
+        var recorder = new RecordingHandler();
+        GcsInputStateStore store = emulator.RecordedStore(bucket, recorder, o =>
+        {
+            o.ResumableThreshold = 256 * KiB;
+            o.ChunkSize = 256 * KiB;
+            o.SeekableChunkSize = 512 * KiB;
+        });
+        string key = Key("known-length");
+        const int Size = MiB + 3;
+        await store.ReadAsync(Key("warm-up"));
+        recorder.Clear();
+
+        using var content = new GeneratedStream(Size + 10, seed: 5) { Position = 10 };
+        StoreVersion version = await store.WriteAsync(key, content, WriteCondition.IfAbsent);
+
+        Assert.Equal(
+            ["POST ", "PUT bytes 0-524287/1048579", "PUT bytes 524288-1048575/1048579", "PUT bytes 1048576-1048578/1048579"],
+            recorder.Requests.Select(r => $"{r.Method} {r.ContentRange}"));
+        Assert.Equal(version.Value, (await emulator.GetObjectAsync(bucket, key))!.Value.GetProperty("generation").GetString());
+        Assert.Equal(GeneratedStream.Hash(Size + 10, seed: 5, offset: 10), SHA256.HashData(await ContentAsync(bucket, key)));
+    }
+
+    [Fact]
+    public async Task SeekableContent_UpToTheThreshold_IsOneRequest_AndTheSessionOfAKnownLengthHasNoChunkOfUnknownTotal()
+    {
+        string bucket = await emulator.BucketForAsync(nameof(GcsStoreTests));
+        var recorder = new RecordingHandler();
+        GcsInputStateStore store = emulator.RecordedStore(bucket, recorder, o =>
+        {
+            o.ResumableThreshold = 256 * KiB;
+            o.ChunkSize = 256 * KiB;
+        });
+        await store.ReadAsync(Key("warm-up"));
+        recorder.Clear();
+
+        using (var content = new GeneratedStream(256 * KiB, seed: 6))
+        {
+            await store.WriteAsync(Key("at-threshold"), content, WriteCondition.None);
+        }
+
+        using (var content = new GeneratedStream((2 * MiB) + 1, seed: 7))
+        {
+            await store.WriteAsync(Key("above"), content, WriteCondition.None); // within the default 64 MiB SeekableChunkSize
+        }
+
+        Assert.Equal(
+            ["POST multipart", "POST resumable", "PUT bytes 0-2097152/2097153"],
+            recorder.Requests.Select(r => $"{r.Method} {(r.Method == HttpMethod.Post ? r.Uri.Query.Split('&')[0].Split('=')[1] : r.ContentRange)}"));
+    }
+
+    [Fact]
     public async Task CancellationDuringAResumableUpload_CancelsTheSession_AndLeavesNoObject()
     {
         string bucket = await emulator.BucketForAsync(nameof(GcsStoreTests));

@@ -20,11 +20,15 @@ public sealed class S3SmallPartsStoreContractTests(MotoFixture moto) : InputStat
 
     protected override long AboveMultipartThreshold => (5L * 1024 * 1024) + 1;
 
+    /// <summary>Seekable content of exactly the threshold is one PutObject; one byte more, and 11 MiB, are multipart uploads of 2 and 3 parts.</summary>
+    protected override IReadOnlyList<long> SeekableContentSizes => [S3StoreOptions.MinPartSize, S3StoreOptions.MinPartSize + 1L, (11L * 1024 * 1024) + 3];
+
     protected override async Task<IInputStateStore> CreateStoreAsync()
     {
         S3StoreOptions options = moto.Options(await moto.BucketAsync("contract-small"), prefix: "/nested/prefix");
         options.MultipartThreshold = S3StoreOptions.MinPartSize;
         options.PartSize = S3StoreOptions.MinPartSize;
+        options.SeekableMultipartThreshold = S3StoreOptions.MinPartSize;
         return moto.CreateStore(options);
     }
 }

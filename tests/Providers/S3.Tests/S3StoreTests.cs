@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
 using InputPipeline.Checkpointing.TestSupport;
@@ -210,6 +211,112 @@ public sealed class S3StoreTests(MotoFixture moto)
         Assert.DoesNotContain("-", singleHead.ETag, StringComparison.Ordinal);
         Assert.EndsWith("-2\"", multiHead.ETag, StringComparison.Ordinal); // a multipart ETag: "<md5 of part md5s>-<part count>"
         Assert.Equal(S3StoreOptions.MinPartSize + 1, multiHead.ContentLength);
+    }
+
+    [Fact]
+    public async Task SeekableContent_IsOnePutUpToTheSeekableThreshold_AndAMultipartUploadAbove()
+    {
+        string bucket = await moto.BucketAsync("multipart");
+        S3StoreOptions options = SmallParts(bucket);
+        options.SeekableMultipartThreshold = 8 * MiB;
+        S3InputStateStore store = moto.CreateStore(options);
+        string single = NewKey();
+        string multi = NewKey();
+
+        // Both are above MultipartThreshold (5 MiB), which applies to content of unknown length only.
+        using (var content = new GeneratedStream(8L * MiB, seed: 18))
+        {
+            await store.WriteAsync(single, content, WriteCondition.IfAbsent);
+        }
+
+        using (var content = new GeneratedStream((8L * MiB) + 1, seed: 19))
+        {
+            await store.WriteAsync(multi, content, WriteCondition.IfAbsent);
+        }
+
+        GetObjectMetadataResponse singleHead = await moto.Client.GetObjectMetadataAsync(bucket, single);
+        GetObjectMetadataResponse multiHead = await moto.Client.GetObjectMetadataAsync(bucket, multi);
+        Assert.DoesNotContain("-", singleHead.ETag, StringComparison.Ordinal);
+        Assert.EndsWith("-2\"", multiHead.ETag, StringComparison.Ordinal); // PartSize parts: 5 MiB and 3 MiB + 1
+        Assert.Equal((8L * MiB) + 1, multiHead.ContentLength);
+    }
+
+    [Theory]
+    [InlineData(200)] // one PutObject
+    [InlineData(5)] // a multipart upload of 32 parts
+    public async Task LargeSeekableUpload_StreamsFromTheContentWithoutBuffers(int thresholdMiB)
+    {
+        string bucket = await moto.BucketAsync("multipart");
+        S3StoreOptions options = SmallParts(bucket);
+        options.SeekableMultipartThreshold = thresholdMiB * MiB;
+        S3InputStateStore store = moto.CreateStore(options);
+        string key = NewKey();
+        const long Size = 160L * MiB;
+        using (var warmUp = new GeneratedStream(12L * MiB, seed: 1))
+        {
+            await store.WriteAsync(NewKey(), warmUp, WriteCondition.None);
+        }
+
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        StoreVersion version;
+        using (var content = new GeneratedStream(Size, seed: 6))
+        {
+            version = await store.WriteAsync(key, content, WriteCondition.IfAbsent);
+        }
+
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+
+        // Buffering the content would allocate at least its 160 MiB; the SDK's own request plumbing allocates about a tenth of it.
+        Assert.True(allocated < 48L * MiB, $"the upload allocated {allocated / MiB} MiB");
+        GetObjectMetadataResponse head = await moto.Client.GetObjectMetadataAsync(bucket, key);
+        Assert.Equal((Size, version.Value), (head.ContentLength, head.ETag));
+        await using StoreReadResult? read = await store.ReadAsync(key);
+        Assert.NotNull(read);
+        Assert.Equal(GeneratedStream.Hash(Size, seed: 6), await SHA256.HashDataAsync(read.Content));
+    }
+
+    [Theory]
+    [InlineData("WHEN_REQUIRED")] // whole reads are ranged ("bytes=0-"), so the SDK checks neither MD5 nor CRC32
+    [InlineData("WHEN_SUPPORTED")] // whole reads are plain, and the SDK verifies what it can
+    public async Task Reads_OfSingleMultipartAndEmptyObjects_ReturnTheContentWhateverTheResponseValidation(string validation)
+    {
+        string bucket = await moto.BucketAsync("store");
+        S3StoreOptions options = SmallParts(bucket);
+        options.ResponseChecksumValidation = validation == "WHEN_REQUIRED" ? ResponseChecksumValidation.WHEN_REQUIRED : ResponseChecksumValidation.WHEN_SUPPORTED;
+        S3InputStateStore store = moto.CreateStore(options);
+        string prefix = $"s3-{Guid.NewGuid():N}/";
+        long[] sizes = [0, 1000, (6L * MiB) + 1];
+        foreach (long size in sizes)
+        {
+            using var content = new GeneratedStream(size, seed: 40, seekable: false);
+            await store.WriteAsync(prefix + size, content, WriteCondition.IfAbsent);
+        }
+
+        foreach (long size in sizes)
+        {
+            await using (StoreReadResult? read = await store.ReadAsync(prefix + size))
+            {
+                Assert.NotNull(read);
+                Assert.Equal(size, read.Info.Length);
+                Assert.Equal(GeneratedStream.Hash(size, seed: 40), await SHA256.HashDataAsync(read.Content));
+            }
+
+            await using StoreReadResult? tail = await store.ReadAsync(prefix + size, offset: Math.Min(size, 7));
+            Assert.NotNull(tail);
+            Assert.Equal(size, tail.Info.Length);
+            Assert.Equal(GeneratedStream.Hash(size, seed: 40, offset: Math.Min(size, 7)), await SHA256.HashDataAsync(tail.Content));
+        }
+    }
+
+    [Fact]
+    public void ResponseChecksumValidation_DefaultsToWhenRequired_AndSeekableContentToOnePutUpTo128MiB()
+    {
+        var options = new S3StoreOptions();
+
+        Assert.Equal(ResponseChecksumValidation.WHEN_REQUIRED, options.ResponseChecksumValidation);
+        Assert.Equal(ResponseChecksumValidation.WHEN_REQUIRED, S3InputStateStore.CreateClientConfig(new S3StoreOptions { Bucket = "ckpt-bucket" }).ResponseChecksumValidation);
+        Assert.Equal(128 * MiB, options.SeekableMultipartThreshold);
+        Assert.Equal(RequestChecksumCalculation.WHEN_SUPPORTED, options.RequestChecksumCalculation);
     }
 
     [Theory]
