@@ -38,6 +38,9 @@ public sealed partial class CheckpointManager : IDisposable
     private const string PartSuffix = ".part";
     private const int PipePauseThreshold = 4 * 1024 * 1024;
 
+    /// <summary>Parts up to this size are hashed on the saving thread; larger ones on another thread, during the upload.</summary>
+    private const int InlineHashLimit = 1024 * 1024;
+
     private readonly IInputStateStore _store;
     private readonly CheckpointManagerOptions _options;
     private readonly ILogger _logger;
@@ -772,7 +775,10 @@ public sealed partial class CheckpointManager : IDisposable
     /// </summary>
     private async Task<(long Length, string Checksum)> UploadBufferedPartAsync(string key, ArraySegment<byte> bytes, CancellationToken cancellationToken)
     {
-        Task<string> hashing = Task.Run(() => PartChecksum.Compute(bytes), CancellationToken.None);
+        // A small part is hashed here and now (microseconds); a large one on another thread, while the store uploads it.
+        Task<string> hashing = bytes.Count <= InlineHashLimit
+            ? Task.FromResult(PartChecksum.Compute(bytes))
+            : Task.Run(() => PartChecksum.Compute(bytes), CancellationToken.None);
         var content = new MemoryStream(bytes.Array!, bytes.Offset, bytes.Count, writable: false);
         try
         {

@@ -48,6 +48,7 @@ public sealed class LocalInputStateStore : IInputStateStore
     public const string LockFolderName = ".ipc-locks";
 
     private const int CopyBufferSize = 1024 * 1024;
+    private const int SmallWriteSize = 1024 * 1024;
     private const int MaxReadBufferSize = 64 * 1024;
     private const int MaxMoveAttempts = 5;
 
@@ -355,24 +356,19 @@ public sealed class LocalInputStateStore : IInputStateStore
 
         string[] paths = [.. _unflushed.Keys];
         string[] directories = [.. paths.Select(p => Path.GetDirectoryName(p)!).Distinct(StringComparer.Ordinal)];
-        var parallel = new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = 8 };
-        await Parallel.ForEachAsync(paths, parallel, (path, _) =>
+        await InParallelAsync(paths, FlushFile, cancellationToken).ConfigureAwait(false);
+        await InParallelAsync(directories, FlushDirectoryIfPresent, cancellationToken).ConfigureAwait(false);
+        foreach (string path in paths)
         {
-            FlushFile(path);
-            return ValueTask.CompletedTask;
-        }).ConfigureAwait(false);
-        await Parallel.ForEachAsync(directories, parallel, (directory, _) =>
+            _unflushed.TryRemove(path, out _);
+        }
+
+        static void FlushDirectoryIfPresent(string directory)
         {
             if (Directory.Exists(directory))
             {
                 NativeFile.FlushDirectory(directory);
             }
-
-            return ValueTask.CompletedTask;
-        }).ConfigureAwait(false);
-        foreach (string path in paths)
-        {
-            _unflushed.TryRemove(path, out _);
         }
 
         static void FlushFile(string path)
@@ -389,13 +385,37 @@ public sealed class LocalInputStateStore : IInputStateStore
         }
     }
 
+    /// <summary>Runs <paramref name="action"/> on every item at once: the first on this thread, the others on the thread pool.</summary>
+    private static async Task InParallelAsync(string[] items, Action<string> action, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Task[] others = [.. items.Skip(1).Select(item => Task.Run(() => action(item), cancellationToken))];
+        try
+        {
+            action(items[0]);
+        }
+        finally
+        {
+            await Task.WhenAll(others).ConfigureAwait(false);
+        }
+    }
+
     private static async Task<long> CopyAsync(Stream content, FileStream file, CancellationToken cancellationToken)
     {
         if (content is MemoryStream memory && memory.TryGetBuffer(out ArraySegment<byte> buffered))
         {
-            // The whole content is in memory already: write it in one call, without a copy.
+            // The whole content is in memory already: write it in one call, without a copy. A small one is written
+            // right here: an asynchronous file write on Unix is this same write on a thread-pool thread, plus the hops.
             int start = (int)Math.Min(memory.Position, buffered.Count);
-            await file.WriteAsync(buffered.AsMemory(start), cancellationToken).ConfigureAwait(false);
+            if (buffered.Count - start <= SmallWriteSize)
+            {
+                file.Write(buffered.AsSpan(start));
+            }
+            else
+            {
+                await file.WriteAsync(buffered.AsMemory(start), cancellationToken).ConfigureAwait(false);
+            }
+
             memory.Position = buffered.Count;
             return buffered.Count - start;
         }
