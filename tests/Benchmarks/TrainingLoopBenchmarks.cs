@@ -76,7 +76,7 @@ public static class TrainingLoopBenchmarks
         double memcpy = Harness.Median(copies);
         double stall = Harness.Median(stalls);
         double capture = Harness.Median([.. state.CaptureTimes.Skip(1).Select(t => t.TotalMilliseconds)]);
-        log.WriteLine($"  capture (CheckpointSnapshots.CopyOf of 64 MiB): median {capture:0.00} ms");
+        log.WriteLine($"  capture (CheckpointSnapshots.CopyOf of 64 MiB): median {capture:0.00} ms; GC pauses during the checkpoint steps' hook calls: {timed.GcPauseAtSaves.TotalMilliseconds:0.0} ms in all");
         log.WriteLine($"  stall per checkpoint: median {stall:0.00} ms over {stalls.Length} checkpoints (max {stalls.Max():0.00}); other steps {others * 1000:0.0} us; memcpy 64 MiB {memcpy:0.00} ms");
         return new BenchmarkResult(
             "3. training-thread stall per 64 MiB checkpoint vs memcpy 64 MiB",
@@ -102,6 +102,8 @@ public static class TrainingLoopBenchmarks
         using var temp = new TempDirectory("bench-hook");
         long saves = 0;
         var inHook = new List<double>();
+        var gcPauses = new List<double>();
+        var gcCounts = new List<double>();
         (TimeSpan with, TimeSpan without) = await Harness.MeasurePairAsync(
             counts,
             async run =>
@@ -110,12 +112,16 @@ public static class TrainingLoopBenchmarks
                 await using var hook = new CheckpointInputPipelineHook(store, new CheckpointInputPipelineHookOptions { SaveSteps = 100 });
                 var timed = new TimingHook(hook);
                 var state = new ByteState(64 * 1024, CaptureMode.Copy);
+                TimeSpan paused = GC.GetTotalPauseDuration();
+                int gen0 = GC.CollectionCount(0);
                 await RunLoopAsync(steps, work, state, [timed]);
                 saves = hook.Manager.CommitCount;
                 inHook.Add(timed.Steps.Sum(s => s.HookTime.TotalMilliseconds));
+                gcPauses.Add((GC.GetTotalPauseDuration() - paused).TotalMilliseconds);
+                gcCounts.Add(GC.CollectionCount(0) - gen0);
             },
             async _ => await RunLoopAsync(steps, work, new ByteState(64 * 1024, CaptureMode.Copy), []));
-        log.WriteLine($"  20,000 steps: with hook {with.TotalMilliseconds:0} ms ({saves} saves; {Harness.Median(inHook):0.0} ms inside the hook's calls), without {without.TotalMilliseconds:0} ms");
+        log.WriteLine($"  20,000 steps: with hook {with.TotalMilliseconds:0} ms ({saves} saves; {Harness.Median(inHook):0.0} ms inside the hook's calls; GC: {Harness.Median(gcCounts):0} collections, {Harness.Median(gcPauses):0.0} ms paused), without {without.TotalMilliseconds:0} ms");
         return new BenchmarkResult(
             "4. 20,000-step loop with hook (64 KiB every 100 steps, Local) vs without",
             with.TotalMilliseconds,
@@ -158,12 +164,20 @@ public static class TrainingLoopBenchmarks
             _before = Stopwatch.GetTimestamp() - start;
         }
 
+        public TimeSpan GcPauseAtSaves { get; private set; }
+
         public async ValueTask AfterRunAsync(SessionRunContext context, CancellationToken cancellationToken = default)
         {
             long? savedBefore = inner.LastSavedStep;
+            TimeSpan paused = GC.GetTotalPauseDuration();
             long start = Stopwatch.GetTimestamp();
             await inner.AfterRunAsync(context, cancellationToken);
             long after = Stopwatch.GetTimestamp() - start;
+            if (inner.LastSavedStep != savedBefore)
+            {
+                GcPauseAtSaves += GC.GetTotalPauseDuration() - paused;
+            }
+
             Steps.Add((context.GlobalStep, TimeSpan.FromTicks((long)((_before + after) * (TimeSpan.TicksPerSecond / (double)Stopwatch.Frequency))), inner.LastSavedStep != savedBefore));
         }
 
