@@ -183,8 +183,8 @@ public static class PipelineBenchmarks
         Job job = Job.Default
             .WithToolchain(InProcessEmitToolchain.Instance)
             .WithLaunchCount(1)
-            .WithWarmupCount(quick ? 3 : 6)
-            .WithIterationCount(quick ? 7 : 15);
+            .WithWarmupCount(quick ? 6 : 10)
+            .WithIterationCount(quick ? 15 : 30);
         IConfig config = ManualConfig.CreateEmpty()
             .AddJob(job)
             .AddLogger(ConsoleLogger.Default)

@@ -31,7 +31,7 @@ root.SetAction(async (parse, cancellationToken) =>
     }
 
     bool Runs(params string[] numbers) => goals.Count == 0 || numbers.Any(goals.Contains);
-    RunCounts io = isQuick ? new RunCounts(1, 5) : new RunCounts(2, 11);
+    RunCounts io = isQuick ? new RunCounts(2, 9) : new RunCounts(3, 15);
     TextWriter log = Console.Out;
     var results = new List<BenchmarkResult>();
     long started = Stopwatch.GetTimestamp();
