@@ -123,7 +123,7 @@ public static class Report
     public static void WriteJson(IReadOnlyList<BenchmarkResult> results, Stream destination)
     {
         ArgumentNullException.ThrowIfNull(results);
-        using var json = new Utf8JsonWriter(destination, new JsonWriterOptions { Indented = true });
+        using var json = new Utf8JsonWriter(destination, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         json.WriteStartArray();
         foreach (BenchmarkResult r in results)
         {
