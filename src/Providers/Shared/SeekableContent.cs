@@ -1,4 +1,6 @@
-namespace InputPipeline.Checkpointing.AzureBlob.Internal;
+// Shared source: compiled into each provider that sends byte ranges of a seekable content as request bodies (S3's
+// parts, Azure's blocks), so no provider package depends on another. Linked from their .csproj files.
+namespace InputPipeline.Checkpointing.Providers.Internal;
 
 /// <summary>
 /// A seekable content stream that several request bodies read from, one byte range each, with no copy of the
@@ -40,7 +42,7 @@ internal sealed class SeekableContent(Stream content, long start)
     }
 
     /// <summary>
-    /// A read-only, seekable view of one byte range of the content, positioned from 0, so the SDK can hash and send it as one
+    /// A read-only, seekable view of one byte range of the content, positioned from 0, so the SDK can send (and hash) it as one
     /// request body of known length (and rewind it for a retry).
     /// </summary>
     private sealed class ContentWindow(SeekableContent source, long offset, long length) : Stream
