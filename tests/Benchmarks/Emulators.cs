@@ -1,4 +1,3 @@
-using System.Globalization;
 using InputPipeline.Checkpointing.TestSupport;
 
 namespace InputPipeline.Checkpointing.Benchmarks;
@@ -11,12 +10,6 @@ namespace InputPipeline.Checkpointing.Benchmarks;
 /// </summary>
 public static class Emulators
 {
-    /// <summary>The well-known Azurite development account.</summary>
-    public const string AzuriteAccount = "devstoreaccount1";
-
-    /// <summary>The well-known Azurite development key (public, documented by Microsoft; not a secret).</summary>
-    public const string AzuriteKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>Starts Azurite and returns it with its connection string.</summary>
@@ -24,22 +17,8 @@ public static class Emulators
     /// <returns>The process and its connection string.</returns>
     public static async Task<(ExternalProcess Process, string ConnectionString)> StartAzuriteAsync(string dataDirectory)
     {
-        string launcher = Path.Combine(RepositoryPaths.Root, "tests", "emulators", "node_modules", ".bin", "azurite-blob");
-        if (!File.Exists(launcher))
-        {
-            throw new InvalidOperationException($"Azurite is not installed ({launcher} is missing): run `npm ci` in tests/emulators (scripts/bench.sh does).");
-        }
-
         int port = FreePort.Get();
-        Directory.CreateDirectory(dataDirectory);
-        ExternalProcess process = await ExternalProcess.StartAsync(
-            $"Azurite on 127.0.0.1:{port}",
-            launcher,
-            ["--blobHost", "127.0.0.1", "--blobPort", port.ToString(CultureInfo.InvariantCulture), "--location", dataDirectory, "--skipApiVersionCheck", "--disableTelemetry", "--silent", "--loose"],
-            ExternalProcess.TcpReady(port),
-            StartTimeout,
-            dataDirectory);
-        return (process, $"DefaultEndpointsProtocol=http;AccountName={AzuriteAccount};AccountKey={AzuriteKey};BlobEndpoint=http://127.0.0.1:{port}/{AzuriteAccount};");
+        return (await AzuriteServer.StartAsync(port, dataDirectory), AzuriteServer.ConnectionStringFor(port));
     }
 
     /// <summary>Starts moto (S3) and returns it with its endpoint.</summary>

@@ -26,8 +26,7 @@ public sealed class EmulatorGroup : ICollectionFixture<EmulatorFixture>
 public sealed class EmulatorFixture : IAsyncLifetime, IDisposable
 {
     public const string AzureConnectionVariable = "CKPT_TEST_AZURE";
-    public const string AzuriteAccount = "devstoreaccount1";
-    private const string AzuriteKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+    public const string AzuriteAccount = AzuriteServer.AccountName;
 
     private readonly List<IDisposable> _stores = [];
     private readonly string _run = Guid.NewGuid().ToString("N")[..8];
@@ -61,16 +60,9 @@ public sealed class EmulatorFixture : IAsyncLifetime, IDisposable
         _moto = await MotoServer.StartAsync(motoPort, Directory.CreateDirectory(Path.Combine(_work.Path, "moto")).FullName);
         _s3 = new AmazonS3Client(new BasicAWSCredentials("test", "test"), new AmazonS3Config { ServiceURL = S3Endpoint.AbsoluteUri, AuthenticationRegion = "us-east-1", ForcePathStyle = true });
 
-        string azurite = Path.Combine(RepositoryPaths.Root, "tests", "emulators", "node_modules", ".bin", "azurite-blob");
-        if (!File.Exists(azurite))
-        {
-            throw new InvalidOperationException($"Azurite is not installed ({azurite} is missing): run `npm ci` in tests/emulators (scripts/test.sh does).");
-        }
-
         int azuritePort = FreePort.Get();
-        string data = Directory.CreateDirectory(Path.Combine(_work.Path, "azurite")).FullName;
-        _azurite = await ExternalProcess.StartAsync($"Azurite on 127.0.0.1:{azuritePort}", azurite, ["--blobHost", "127.0.0.1", "--blobPort", azuritePort.ToString(CultureInfo.InvariantCulture), "--location", data, "--skipApiVersionCheck", "--disableTelemetry", "--silent", "--loose"], ExternalProcess.TcpReady(azuritePort), TimeSpan.FromSeconds(60), data);
-        AzureConnectionString = $"DefaultEndpointsProtocol=http;AccountName={AzuriteAccount};AccountKey={AzuriteKey};BlobEndpoint=http://127.0.0.1:{azuritePort}/{AzuriteAccount};";
+        _azurite = await AzuriteServer.StartAsync(azuritePort, Path.Combine(_work.Path, "azurite"));
+        AzureConnectionString = AzuriteServer.ConnectionStringFor(azuritePort);
     }
 
     public async Task DisposeAsync()

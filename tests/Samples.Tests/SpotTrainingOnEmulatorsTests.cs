@@ -34,12 +34,7 @@ public sealed class SpotTrainingOnEmulatorsTests : IClassFixture<SpotTrainingRef
         string[] store;
         await using ExternalProcess emulator = provider switch
         {
-            "AzureBlob" => await ExternalProcess.StartAsync(
-                $"Azurite on 127.0.0.1:{port}",
-                Path.Combine(RepositoryPaths.Root, "tests", "emulators", "node_modules", ".bin", "azurite-blob"),
-                ["--blobHost", "127.0.0.1", "--blobPort", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--location", _dir.Combine("azurite"), "--skipApiVersionCheck", "--disableTelemetry", "--silent", "--loose"],
-                ExternalProcess.TcpReady(port),
-                TimeSpan.FromSeconds(60)),
+            "AzureBlob" => await AzuriteServer.StartAsync(port, _dir.Combine("azurite")),
             "S3" => await MotoServer.StartAsync(port, _dir.Path),
             _ => await ExternalProcess.StartAsync(
                 $"GcsEmulator on 127.0.0.1:{port}",
@@ -54,7 +49,7 @@ public sealed class SpotTrainingOnEmulatorsTests : IClassFixture<SpotTrainingRef
                 store =
                 [
                     "--InputPipelineCheckpointing:Provider=AzureBlob",
-                    $"--InputPipelineCheckpointing:AzureBlob:ConnectionString=DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;",
+                    "--InputPipelineCheckpointing:AzureBlob:ConnectionString=" + AzuriteServer.ConnectionStringFor(port),
                     $"--InputPipelineCheckpointing:AzureBlob:Container={name}",
                     "--InputPipelineCheckpointing:AzureBlob:CreateContainerIfMissing=true",
                 ];

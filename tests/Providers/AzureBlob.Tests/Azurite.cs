@@ -9,10 +9,10 @@ namespace InputPipeline.Checkpointing.AzureBlob.Tests;
 public sealed class AzuriteInstance : IAsyncDisposable
 {
     /// <summary>Azurite's well-known development account key: public, not a secret.</summary>
-    public const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+    public const string AccountKey = AzuriteServer.AccountKey;
 
     /// <summary>Azurite's development account name.</summary>
-    public const string AccountName = "devstoreaccount1";
+    public const string AccountName = AzuriteServer.AccountName;
 
     private readonly ExternalProcess _process;
     private readonly TempDirectory _data;
@@ -32,11 +32,10 @@ public sealed class AzuriteInstance : IAsyncDisposable
     public string ConnectionString => ConnectionStringFor(Port);
 
     /// <summary>Gets the path of the azurite-blob launcher that tests/emulators installs with <c>npm ci</c>.</summary>
-    public static string Launcher => Path.Combine(RepositoryPaths.Root, "tests", "emulators", "node_modules", ".bin", "azurite-blob");
+    public static string Launcher => AzuriteServer.Launcher;
 
     /// <summary>Returns the connection string of the development account at 127.0.0.1:<paramref name="port"/>.</summary>
-    public static string ConnectionStringFor(int port) =>
-        $"DefaultEndpointsProtocol=http;AccountName={AccountName};AccountKey={AccountKey};BlobEndpoint=http://127.0.0.1:{port}/{AccountName};";
+    public static string ConnectionStringFor(int port) => AzuriteServer.ConnectionStringFor(port);
 
     /// <summary>Starts Azurite; fails with the reason (and the process's output) when it cannot.</summary>
     public static async Task<AzuriteInstance> StartAsync()
@@ -52,13 +51,7 @@ public sealed class AzuriteInstance : IAsyncDisposable
         int port = FreePort.Get();
         try
         {
-            ExternalProcess process = await ExternalProcess.StartAsync(
-                $"Azurite on 127.0.0.1:{port}",
-                Launcher,
-                ["--blobHost", "127.0.0.1", "--blobPort", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--location", data.Path, "--skipApiVersionCheck", "--disableTelemetry", "--silent", "--loose"],
-                ExternalProcess.TcpReady(port),
-                TimeSpan.FromSeconds(60),
-                workingDirectory: data.Path);
+            ExternalProcess process = await AzuriteServer.StartAsync(port, data.Path);
             return new AzuriteInstance(process, data, port);
         }
         catch
