@@ -51,6 +51,8 @@ public sealed class DownloadTests(EmulatorFixture fixture) : IClassFixture<Emula
         Assert.Equal(HttpStatusCode.PartialContent, response.StatusCode);
         Assert.Equal(new ContentRangeHeaderValue(first, last, 1000).ToString(), response.Content.Headers.ContentRange!.ToString());
         Assert.Equal(content[first..(last + 1)], await response.Content.ReadAsByteArrayAsync());
+        Assert.False(response.Headers.Contains("x-goog-hash"), "Cloud Storage sends no x-goog-hash with a partial response: it would not match the bytes sent.");
+        Assert.Equal("1000", response.Headers.GetValues("x-goog-stored-content-length").Single());
     }
 
     [Fact]

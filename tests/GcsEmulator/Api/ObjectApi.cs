@@ -77,8 +77,6 @@ internal sealed class ObjectApi(EmulatorState state)
         var size = stored.Size;
         headers["x-goog-generation"] = GcsJson.Int64(stored.Generation);
         headers["x-goog-metageneration"] = GcsJson.Int64(stored.Metageneration);
-        // Two header lines, as Cloud Storage sends them.
-        headers["x-goog-hash"] = new StringValues([$"crc32c={GcsJson.Crc32CBase64(stored)}", $"md5={GcsJson.Md5Base64(stored)}"]);
         headers["x-goog-stored-content-length"] = GcsJson.Int64(size);
         headers["x-goog-stored-content-encoding"] = stored.ContentEncoding ?? "identity";
         headers["x-goog-storage-class"] = stored.StorageClass;
@@ -118,6 +116,10 @@ internal sealed class ObjectApi(EmulatorState state)
         else
         {
             response.StatusCode = StatusCodes.Status200OK;
+            // The whole object's hashes, in two header lines, as Cloud Storage sends them. Only on a whole response:
+            // Cloud Storage omits them from a 206 (they would not match the bytes sent), and clients that check
+            // them (Google.Cloud.Storage.V1's default DownloadValidationMode) fail a ranged download that gets them.
+            headers["x-goog-hash"] = new StringValues([$"crc32c={GcsJson.Crc32CBase64(stored)}", $"md5={GcsJson.Md5Base64(stored)}"]);
         }
 
         response.ContentType = stored.ContentType;
