@@ -68,14 +68,12 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
     private readonly int _partSize;
     private readonly int _seekableThreshold;
     private readonly bool _rangedWholeReads;
-    private readonly bool _createBucketIfMissing;
     private readonly ServerSideEncryptionMethod? _encryption;
     private readonly string? _kmsKeyId;
     private readonly ChecksumAlgorithm? _partChecksum;
     private readonly int _attempts;
     private readonly ILogger _logger;
-    private readonly Lock _bucketGate = new();
-    private Task? _bucketReady;
+    private readonly OnceGate? _bucketReady;
 
     /// <summary>
     /// Creates a store with its own SDK client, configured from <paramref name="options"/> (see
@@ -118,7 +116,7 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
         _partSize = options.PartSize;
         _seekableThreshold = options.SeekableMultipartThreshold;
         _rangedWholeReads = (ownsClient ? options.ResponseChecksumValidation : client.Config.ResponseChecksumValidation) == ResponseChecksumValidation.WHEN_REQUIRED;
-        _createBucketIfMissing = options.CreateBucketIfMissing;
+        _bucketReady = options.CreateBucketIfMissing ? new OnceGate(CreateBucketIfMissingAsync) : null;
         _encryption = S3StoreOptionsValidator.CanonicalEncryption(options.ServerSideEncryption) is { } sse ? ServerSideEncryptionMethod.FindValue(sse) : null;
         _kmsKeyId = string.IsNullOrEmpty(options.KmsKeyId) ? null : options.KmsKeyId;
         _partChecksum = options.RequestChecksumCalculation == RequestChecksumCalculation.WHEN_SUPPORTED ? ChecksumAlgorithm.CRC32 : null;
@@ -176,64 +174,43 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
         return config;
     }
 
-    /// <summary>
-    /// Writes <paramref name="content"/> to <paramref name="key"/> if <paramref name="condition"/> holds, atomically:
-    /// the object appears (or is replaced) only once the whole content is uploaded.
-    /// </summary>
-    /// <param name="key">The object key; see <see cref="StoreKey.Validate(string, string)"/>.</param>
-    /// <param name="content">
-    /// The content, read once from its current position to its end; it may be non-seekable. A seekable stream is read
-    /// straight into the requests (and rewound for a retry), a non-seekable one through pooled buffers. The store does
-    /// not dispose it.
-    /// </param>
-    /// <param name="condition">When the write may happen: always, only if the key is absent, or only if its ETag matches.</param>
-    /// <param name="cancellationToken">Cancels the write; a cancelled write leaves no visible object and aborts its multipart upload.</param>
-    /// <returns>The ETag of the object written.</returns>
+    /// <inheritdoc/>
+    /// <remarks>
+    /// A seekable stream is read straight into the requests (and rewound for a retry), a non-seekable one through pooled
+    /// buffers. A cancelled or failed multipart upload is aborted. The version is the object's ETag.
+    /// </remarks>
     /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="content"/> is null.</exception>
-    /// <exception cref="ArgumentException"><paramref name="key"/> is not a valid key, <paramref name="content"/> is not readable, or <paramref name="condition"/> is not a valid condition.</exception>
-    /// <exception cref="CheckpointConflictException">The condition did not hold; nothing was written.</exception>
-    /// <exception cref="CheckpointStoreException">
-    /// The bucket does not exist (and <see cref="S3StoreOptions.CreateBucketIfMissing"/> is off), access was denied, the
-    /// content needs more than <see cref="MaxPartCount"/> parts, or the service was unreachable or failed after the SDK's retries.
-    /// </exception>
-    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="CheckpointConflictException">The condition did not hold (412 <c>PreconditionFailed</c>, 409 <c>ConditionalRequestConflict</c>, or 404 for a compare-and-swap); nothing was written.</exception>
+    /// <exception cref="CheckpointStoreException">The bucket does not exist, access was denied, the content needs more than <see cref="MaxPartCount"/> parts, or the service was unreachable or failed after the SDK's retries.</exception>
     public async Task<StoreVersion> WriteAsync(string key, Stream content, WriteCondition condition, CancellationToken cancellationToken = default)
     {
-        string objectKey = ObjectKey(key);
-        ArgumentNullException.ThrowIfNull(content);
-        if (!content.CanRead)
-        {
-            throw new ArgumentException("The content stream is not readable.", nameof(content));
-        }
-
-        if (condition.Kind == WriteConditionKind.IfVersionMatches && string.IsNullOrEmpty(condition.Version?.Value))
-        {
-            throw new ArgumentException("A compare-and-swap condition needs a version.", nameof(condition));
-        }
-
-        cancellationToken.ThrowIfCancellationRequested();
-        await EnsureBucketAsync(key, cancellationToken).ConfigureAwait(false);
-
+        StoreArguments.CheckWrite(key, content, condition, cancellationToken);
+        string objectKey = _prefix + key;
+        await EnsureBucketAsync(cancellationToken).ConfigureAwait(false);
         if (content.CanSeek)
         {
             // The length is known: stream the content into the requests, with no buffer.
-            long start = content.Position;
-            long length = Math.Max(0, content.Length - start);
-            var source = new SeekableContent(content, start);
-            try
+            long length = Math.Max(0, content.Length - content.Position);
+            if (length <= _seekableThreshold)
             {
-                if (length <= _seekableThreshold)
+                var source = new SeekableContent(content, content.Position);
+                try
                 {
                     using Stream body = source.Window(0, length);
                     return await PutAsync(key, objectKey, body, condition, cancellationToken).ConfigureAwait(false);
                 }
+                finally
+                {
+                    source.Close();
+                }
+            }
 
-                return await MultipartFromSeekableAsync(key, objectKey, source, length, condition, cancellationToken).ConfigureAwait(false);
-            }
-            finally
+            if (ChunkedUpload.PartCount(length, _partSize) > MaxPartCount)
             {
-                source.Close();
+                throw TooManyParts(key);
             }
+
+            return await MultipartAsync(key, objectKey, condition, (upload, ct) => ChunkedUpload.FromSeekableAsync(content, length, _partSize, concurrency: 1, upload, ct), cancellationToken).ConfigureAwait(false);
         }
 
         // Buffer up to the threshold to learn whether the content fits one request; the buffer grows as data comes.
@@ -245,28 +222,32 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
 
         using var second = new PooledBuffer(_partSize);
         bool ended = await second.FillAsync(content, _partSize, grow: false, cancellationToken).ConfigureAwait(false);
-        return second.Length == 0
-            ? await PutAsync(key, objectKey, first, condition, cancellationToken).ConfigureAwait(false) // exactly MultipartThreshold bytes
-            : await MultipartAsync(key, objectKey, content, condition, first, second, ended, cancellationToken).ConfigureAwait(false);
+        if (second.Length == 0)
+        {
+            return await PutAsync(key, objectKey, first, condition, cancellationToken).ConfigureAwait(false); // exactly MultipartThreshold bytes
+        }
+
+        return await MultipartAsync(
+            key,
+            objectKey,
+            condition,
+            async (upload, ct) => (await ChunkedUpload.FromBuffersAsync(content, first, second, ended, _partSize, MaxPartCount, () => TooManyParts(key), upload, ct).ConfigureAwait(false)).ToArray(),
+            cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Opens <paramref name="key"/> for reading, from <paramref name="offset"/> to its end (a ranged <c>GetObject</c>).</summary>
-    /// <param name="key">The object key.</param>
-    /// <param name="offset">The first byte to return; 0 (the default) reads the whole object. An offset at or past the end yields empty content.</param>
-    /// <param name="cancellationToken">Cancels the request.</param>
-    /// <returns>The content and the metadata (ETag, full length, time) of exactly the object version returned, or <see langword="null"/> when the key does not exist. The caller disposes the result.</returns>
+    /// <inheritdoc/>
+    /// <remarks>
+    /// A ranged <c>GetObject</c>; the metadata (ETag, full length, time) is that of exactly the object version returned.
+    /// Whole-object reads are sent as <c>bytes=0-</c> when <see cref="S3StoreOptions.ResponseChecksumValidation"/> is
+    /// <c>WHEN_REQUIRED</c>, so the SDK spends no CPU re-checking content the checkpoint manager verifies itself.
+    /// </remarks>
     /// <exception cref="ArgumentNullException"><paramref name="key"/> is null.</exception>
-    /// <exception cref="ArgumentException"><paramref name="key"/> is not a valid key.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="offset"/> is negative.</exception>
     /// <exception cref="CheckpointStoreException">The bucket does not exist, access was denied, or the service was unreachable or failed after the SDK's retries. Reading the content can throw it too.</exception>
-    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async Task<StoreReadResult?> ReadAsync(string key, long offset = 0, CancellationToken cancellationToken = default)
     {
-        string objectKey = ObjectKey(key);
-        ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        cancellationToken.ThrowIfCancellationRequested();
-        await EnsureBucketAsync(key, cancellationToken).ConfigureAwait(false);
-
+        StoreArguments.CheckRead(key, offset, cancellationToken);
+        string objectKey = _prefix + key;
+        await EnsureBucketAsync(cancellationToken).ConfigureAwait(false);
         var request = new GetObjectRequest { BucketName = _bucket, Key = objectKey };
         if (offset > 0 || _rangedWholeReads)
         {
@@ -274,90 +255,66 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
             request.ByteRange = new ByteRange(string.Create(CultureInfo.InvariantCulture, $"bytes={offset}-"));
         }
 
-        GetObjectResponse? response = null;
-        for (int attempt = 1; response is null; attempt++)
+        return await OffsetRead.ReadAsync(ProviderName, key, offset, ReadOnceAsync, async ct => await HeadAsync(key, objectKey, ct).ConfigureAwait(false) is { } head ? Info(key, head.ContentLength, head.ETag, head.LastModified) : null, cancellationToken).ConfigureAwait(false);
+
+        async Task<OffsetRead.Attempt> ReadOnceAsync(CancellationToken ct)
         {
+            GetObjectResponse response;
             try
             {
-                response = await _client.GetObjectAsync(request, cancellationToken).ConfigureAwait(false);
+                response = await _client.GetObjectAsync(request, ct).ConfigureAwait(false);
             }
             catch (AmazonServiceException ex) when (S3Errors.IsNoSuchKey(ex))
             {
-                return null;
+                return OffsetRead.Attempt.Found(null);
             }
             catch (AmazonServiceException ex) when (request.ByteRange is not null && S3Errors.IsInvalidRange(ex))
             {
-                // The offset is at or past the end (or the object is empty): report the object's metadata with empty content.
-                GetObjectMetadataResponse? head = await HeadAsync(key, objectKey, cancellationToken).ConfigureAwait(false);
-                if (head is null)
-                {
-                    return null;
-                }
-
-                if (head.ContentLength <= offset)
-                {
-                    return new StoreReadResult(new MemoryStream([], writable: false), Info(key, head.ContentLength, head.ETag, head.LastModified), offset);
-                }
-
-                if (attempt == MaxReadAttempts)
-                {
-                    throw new CheckpointStoreException(ProviderName, key, $"the object in bucket \"{_bucket}\" was replaced {MaxReadAttempts} times while it was being read from offset {offset}.", ex);
-                }
-
-                // A longer object replaced it between the two requests: read again.
+                return OffsetRead.Attempt.PastEnd; // the offset is at or past the end, or the object is empty
             }
-            catch (Exception ex) when (S3Errors.IsStoreFailure(ex, cancellationToken))
+            catch (Exception ex) when (S3Errors.IsStoreFailure(ex, ct))
             {
                 throw Failure("GetObject", key, ex);
             }
-        }
 
-        try
-        {
-            long length = TotalLength(response, offset);
-            StoreObjectInfo info = Info(key, length, response.ETag, response.LastModified);
-            return new StoreReadResult(new S3ReadStream(response, key, Math.Max(0, length - offset)), info, offset);
-        }
-        catch
-        {
-            response.Dispose();
-            throw;
+            try
+            {
+                long length = ContentRange.TotalLength(response.ContentRange, offset + response.ContentLength);
+                StoreObjectInfo info = Info(key, length, response.ETag, response.LastModified);
+                var content = new TranslatingReadStream(response.ResponseStream, Math.Max(0, length - offset), ex => ex is AmazonClientException, ex => new CheckpointStoreException(ProviderName, key, $"reading the content failed: {S3Errors.Describe(ex)}", ex), response);
+                return OffsetRead.Attempt.Found(new StoreReadResult(content, info, offset));
+            }
+            catch
+            {
+                response.Dispose();
+                throw;
+            }
         }
     }
 
-    /// <summary>Lists the objects whose keys start with <paramref name="prefix"/> (<c>ListObjectsV2</c>, following continuation tokens through every page).</summary>
-    /// <param name="prefix">A key prefix; the empty string lists every object under <see cref="Prefix"/>.</param>
-    /// <param name="cancellationToken">Cancels the listing.</param>
-    /// <returns>The objects' keys, lengths, ETags and modification times. Objects under <see cref="Prefix"/> whose names are not valid keys (such as folder markers ending with <c>/</c>) are skipped.</returns>
+    /// <inheritdoc/>
+    /// <remarks><c>ListObjectsV2</c>, following continuation tokens; names under <see cref="Prefix"/> that are not valid keys (such as folder markers ending with <c>/</c>) are skipped.</remarks>
     /// <exception cref="ArgumentNullException"><paramref name="prefix"/> is null.</exception>
     /// <exception cref="CheckpointStoreException">The bucket does not exist, access was denied, or the service was unreachable or failed after the SDK's retries.</exception>
-    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public IAsyncEnumerable<StoreObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(prefix);
+        StoreArguments.CheckList(prefix);
         return ListCoreAsync(prefix, cancellationToken);
     }
 
-    /// <summary>
-    /// Deletes <paramref name="key"/>, optionally only if its ETag is <paramref name="ifVersion"/>: a <c>HEAD</c>, then a
-    /// <c>DeleteObject</c> with <c>If-Match</c> (the ETag required, or the one just read), so the answer says whether
-    /// this call deleted an object.
-    /// </summary>
-    /// <param name="key">The object key.</param>
-    /// <param name="ifVersion">When set, delete only if the object's ETag matches; <see langword="null"/> (the default) deletes unconditionally.</param>
-    /// <param name="cancellationToken">Cancels the request.</param>
-    /// <returns><see langword="true"/> if an object was deleted; <see langword="false"/> if the key did not exist.</returns>
+    /// <inheritdoc/>
+    /// <remarks>
+    /// A <c>HEAD</c>, then a <c>DeleteObject</c> with <c>If-Match</c> (the ETag required, or the one just read), so the
+    /// answer says whether this call deleted an object.
+    /// </remarks>
     /// <exception cref="ArgumentNullException"><paramref name="key"/> is null.</exception>
-    /// <exception cref="ArgumentException"><paramref name="key"/> is not a valid key.</exception>
     /// <exception cref="CheckpointConflictException">The object exists but its ETag differs from <paramref name="ifVersion"/>.</exception>
     /// <exception cref="CheckpointStoreException">The bucket does not exist, access was denied, or the service was unreachable or failed after the SDK's retries.</exception>
-    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async Task<bool> DeleteAsync(string key, StoreVersion? ifVersion = null, CancellationToken cancellationToken = default)
     {
-        string objectKey = ObjectKey(key);
-        cancellationToken.ThrowIfCancellationRequested();
-        await EnsureBucketAsync(key, cancellationToken).ConfigureAwait(false);
-
+        StoreArguments.CheckDelete(key, ifVersion, cancellationToken);
+        string objectKey = _prefix + key;
+        await EnsureBucketAsync(cancellationToken).ConfigureAwait(false);
         if (ifVersion is { } version)
         {
             var condition = WriteCondition.IfVersionMatches(version);
@@ -389,15 +346,8 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
         }
 
         // The object keeps changing (or the service does not take "If-Match: *"): delete whatever is there.
-        try
-        {
-            await _client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _bucket, Key = objectKey }, cancellationToken).ConfigureAwait(false);
-            return true;
-        }
-        catch (Exception ex) when (S3Errors.IsStoreFailure(ex, cancellationToken))
-        {
-            throw Failure("DeleteObject", key, ex);
-        }
+        await CallAsync("DeleteObject", key, ct => _client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _bucket, Key = objectKey }, ct), cancellationToken).ConfigureAwait(false);
+        return true;
     }
 
     /// <summary>Disposes the SDK client if the store created it.</summary>
@@ -459,128 +409,39 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
     }
 
     /// <summary>
-    /// Uploads <paramref name="first"/>, <paramref name="second"/> and the rest of <paramref name="content"/> as a multipart
-    /// upload whose completion carries the condition; aborts it on any failure or cancellation. The buffers stay owned
-    /// by the caller (disposing them twice is harmless).
+    /// Runs a multipart upload whose parts <paramref name="uploadParts"/> sends (through the part delegate it is given)
+    /// and whose completion carries the condition; any failure or cancellation aborts it, leaving no parts behind.
     /// </summary>
-    private async Task<StoreVersion> MultipartAsync(string key, string objectKey, Stream content, WriteCondition condition, PooledBuffer first, PooledBuffer second, bool ended, CancellationToken cancellationToken)
+    private async Task<StoreVersion> MultipartAsync(string key, string objectKey, WriteCondition condition, Func<Func<int, Stream, CancellationToken, Task<PartETag>>, CancellationToken, Task<PartETag[]>> uploadParts, CancellationToken cancellationToken)
     {
-        PooledBuffer current = first;
-        PooledBuffer? next = second;
-        PooledBuffer? spare = null;
-        string? uploadId = null;
-        Task<PartETag>? pending = null;
-        var parts = new List<PartETag>();
+        string uploadId = await StartMultipartAsync(key, objectKey, condition, cancellationToken).ConfigureAwait(false);
+        int uploaded = 0;
+        bool completed = false;
         try
         {
-            uploadId = await StartMultipartAsync(key, objectKey, condition, cancellationToken).ConfigureAwait(false);
-
-            // One part uploads while the next fills: at most two part buffers (plus the first part's) are held.
-            for (int partNumber = 1; ; partNumber++)
-            {
-                pending = UploadPartAsync(key, objectKey, uploadId, partNumber, current, cancellationToken);
-                if (next is null && !ended)
+            PartETag[] parts = await uploadParts(
+                async (partNumber, body, ct) =>
                 {
-                    next = spare ?? new PooledBuffer(_partSize);
-                    spare = null;
-                    next.Length = 0;
-                    ended = await next.FillAsync(content, _partSize, grow: false, cancellationToken).ConfigureAwait(false);
-                }
-
-                parts.Add(await pending.ConfigureAwait(false));
-                pending = null;
-                if (next is null || next.Length == 0)
-                {
-                    break;
-                }
-
-                if (partNumber + 1 > MaxPartCount)
-                {
-                    throw new CheckpointStoreException(ProviderName, key, $"the content needs more than {MaxPartCount} parts; raise {S3StoreOptions.SectionPath}:PartSize (now {_partSize} bytes).");
-                }
-
-                // The buffer just uploaded is filled again next (the first part's only if it holds a whole part).
-                if (current.Array.Length >= _partSize)
-                {
-                    spare = current;
-                }
-                else
-                {
-                    current.Dispose();
-                }
-
-                current = next;
-                next = null;
-            }
-
-            StoreVersion version = await CompleteMultipartAsync(key, objectKey, uploadId, parts, condition, cancellationToken).ConfigureAwait(false);
-            uploadId = null;
+                    PartETag part = await UploadPartAsync(key, objectKey, uploadId, partNumber, body, ct).ConfigureAwait(false);
+                    Interlocked.Increment(ref uploaded);
+                    return part;
+                },
+                cancellationToken).ConfigureAwait(false);
+            StoreVersion version = await CompleteMultipartAsync(key, objectKey, uploadId, [.. parts], condition, cancellationToken).ConfigureAwait(false);
+            completed = true;
             return version;
         }
         finally
         {
-            if (pending is not null)
+            if (!completed)
             {
-                // Let a part upload in flight finish (or fail) before aborting, and before its buffer goes back to the pool.
-                try
-                {
-                    await pending.ConfigureAwait(false);
-                }
-#pragma warning disable CA1031 // The write already fails for its own reason; this only waits for the part.
-                catch (Exception)
-#pragma warning restore CA1031
-                {
-                }
-            }
-
-            if (uploadId is not null)
-            {
-                await AbortAsync(key, objectKey, uploadId, parts.Count).ConfigureAwait(false);
-            }
-
-            current.Dispose();
-            next?.Dispose();
-            spare?.Dispose();
-        }
-    }
-
-    /// <summary>
-    /// Uploads the <paramref name="length"/> bytes of seekable content <paramref name="source"/> as a multipart upload
-    /// whose parts are read straight from the content, one after another, with no buffer; the completion carries the
-    /// condition, and any failure or cancellation aborts the upload.
-    /// </summary>
-    private async Task<StoreVersion> MultipartFromSeekableAsync(string key, string objectKey, SeekableContent source, long length, WriteCondition condition, CancellationToken cancellationToken)
-    {
-        long partCount = (length + _partSize - 1) / _partSize;
-        if (partCount > MaxPartCount)
-        {
-            throw new CheckpointStoreException(ProviderName, key, $"the content ({length} bytes) needs more than {MaxPartCount} parts; raise {S3StoreOptions.SectionPath}:PartSize (now {_partSize} bytes).");
-        }
-
-        var parts = new List<PartETag>((int)partCount);
-        string? uploadId = null;
-        try
-        {
-            uploadId = await StartMultipartAsync(key, objectKey, condition, cancellationToken).ConfigureAwait(false);
-            for (int partNumber = 1; partNumber <= partCount; partNumber++)
-            {
-                long offset = (long)(partNumber - 1) * _partSize;
-                using Stream body = source.Window(offset, Math.Min(_partSize, length - offset));
-                parts.Add(await UploadPartAsync(key, objectKey, uploadId, partNumber, body, cancellationToken).ConfigureAwait(false));
-            }
-
-            StoreVersion version = await CompleteMultipartAsync(key, objectKey, uploadId, parts, condition, cancellationToken).ConfigureAwait(false);
-            uploadId = null;
-            return version;
-        }
-        finally
-        {
-            if (uploadId is not null)
-            {
-                await AbortAsync(key, objectKey, uploadId, parts.Count).ConfigureAwait(false);
+                await AbortAsync(key, objectKey, uploadId, uploaded).ConfigureAwait(false);
             }
         }
     }
+
+    private CheckpointStoreException TooManyParts(string key) =>
+        new(ProviderName, key, $"the content needs more than {MaxPartCount} parts; raise {S3StoreOptions.SectionPath}:PartSize (now {_partSize} bytes).");
 
     /// <summary>Checks the condition (so that an upload that cannot succeed uploads nothing), then creates a multipart upload; returns its id.</summary>
     private async Task<string> StartMultipartAsync(string key, string objectKey, WriteCondition condition, CancellationToken cancellationToken)
@@ -609,12 +470,6 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
 
         CompleteMultipartUploadResponse completed = await CallAsync("CompleteMultipartUpload", key, ct => _client.CompleteMultipartUploadAsync(complete, ct), cancellationToken, condition).ConfigureAwait(false);
         return Version(key, completed.ETag);
-    }
-
-    private async Task<PartETag> UploadPartAsync(string key, string objectKey, string uploadId, int partNumber, PooledBuffer buffer, CancellationToken cancellationToken)
-    {
-        using var body = new MemoryStream(buffer.Array, 0, buffer.Length, writable: false);
-        return await UploadPartAsync(key, objectKey, uploadId, partNumber, body, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Uploads <paramref name="body"/> (seekable, read from position 0 to its length) as one part.</summary>
@@ -717,7 +572,7 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
     private async IAsyncEnumerable<StoreObjectInfo> ListCoreAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        await EnsureBucketAsync(null, cancellationToken).ConfigureAwait(false);
+        await EnsureBucketAsync(cancellationToken).ConfigureAwait(false);
         var request = new ListObjectsV2Request { BucketName = _bucket, Prefix = _prefix + prefix };
         do
         {
@@ -766,29 +621,10 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
         }
     }
 
-    private Task EnsureBucketAsync(string? key, CancellationToken cancellationToken)
-    {
-        if (!_createBucketIfMissing)
-        {
-            return Task.CompletedTask;
-        }
+    private Task EnsureBucketAsync(CancellationToken cancellationToken) =>
+        _bucketReady?.EnsureAsync(cancellationToken) ?? Task.CompletedTask;
 
-        Task ready;
-        lock (_bucketGate)
-        {
-            if (_bucketReady is null || _bucketReady.IsFaulted || _bucketReady.IsCanceled)
-            {
-                // Shared by every caller, so not cancellable by one of them; a failure is retried by the next call.
-                _bucketReady = CreateBucketIfMissingAsync(key);
-            }
-
-            ready = _bucketReady;
-        }
-
-        return ready.IsCompletedSuccessfully ? Task.CompletedTask : ready.WaitAsync(cancellationToken);
-    }
-
-    private async Task CreateBucketIfMissingAsync(string? key)
+    private async Task CreateBucketIfMissingAsync()
     {
         try
         {
@@ -805,7 +641,7 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
         }
         catch (Exception ex) when (S3Errors.IsStoreFailure(ex, CancellationToken.None))
         {
-            throw Failure("HeadBucket", key, ex);
+            throw Failure("HeadBucket", null, ex);
         }
 
         try
@@ -826,11 +662,11 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
         }
         catch (AmazonServiceException ex) when (ex.ErrorCode == "BucketAlreadyExists")
         {
-            throw new CheckpointStoreException(ProviderName, key, $"the bucket \"{_bucket}\" does not exist in this account and its name is taken by another account; choose another {S3StoreOptions.SectionPath}:Bucket.", ex);
+            throw new CheckpointStoreException(ProviderName, null, $"the bucket \"{_bucket}\" does not exist in this account and its name is taken by another account; choose another {S3StoreOptions.SectionPath}:Bucket.", ex);
         }
         catch (Exception ex) when (S3Errors.IsStoreFailure(ex, CancellationToken.None))
         {
-            throw Failure("CreateBucket", key, ex);
+            throw Failure("CreateBucket", null, ex);
         }
     }
 
@@ -877,12 +713,6 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
         return new CheckpointStoreException(ProviderName, key, $"{operation} in bucket \"{_bucket}\" failed: {reason}", exception);
     }
 
-    private string ObjectKey(string key)
-    {
-        StoreKey.Validate(key);
-        return _prefix + key;
-    }
-
     private static bool SameETag(string? a, string? b) =>
         string.Equals(a?.Trim('"'), b?.Trim('"'), StringComparison.Ordinal);
 
@@ -906,22 +736,6 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
         DateTimeKind.Local => new DateTimeOffset(time.ToUniversalTime(), TimeSpan.Zero),
         _ => new DateTimeOffset(DateTime.SpecifyKind(time, DateTimeKind.Utc), TimeSpan.Zero),
     };
-
-    /// <summary>Returns the whole object's length: from <c>Content-Range: bytes a-b/total</c> for a ranged read, else the content length.</summary>
-    private static long TotalLength(GetObjectResponse response, long offset)
-    {
-        string? range = response.ContentRange;
-        if (!string.IsNullOrEmpty(range))
-        {
-            int slash = range.LastIndexOf('/');
-            if (slash >= 0 && long.TryParse(range.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out long total))
-            {
-                return total;
-            }
-        }
-
-        return offset + response.ContentLength;
-    }
 
     private enum DeleteOutcome
     {

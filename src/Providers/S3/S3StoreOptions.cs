@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Text;
 using Amazon.Runtime;
+using InputPipeline.Checkpointing.Providers.Internal;
 
 namespace InputPipeline.Checkpointing.S3;
 
@@ -199,11 +200,7 @@ public sealed class S3StoreOptions
     /// <summary>Normalises a key prefix: trims leading <c>/</c>, and adds a trailing <c>/</c> unless it is empty.</summary>
     /// <param name="prefix">The prefix; <see langword="null"/> is the empty prefix.</param>
     /// <returns>The normalised prefix.</returns>
-    public static string NormalizePrefix(string? prefix)
-    {
-        string trimmed = (prefix ?? string.Empty).TrimStart('/');
-        return trimmed.Length == 0 || trimmed.EndsWith('/') ? trimmed : trimmed + "/";
-    }
+    public static string NormalizePrefix(string? prefix) => StorePrefix.Normalize(prefix);
 
     /// <summary>Returns the options as text for logs and diagnostics, with <see cref="KmsKeyId"/> and any user info or query of <see cref="ServiceUrl"/> redacted.</summary>
     /// <returns>The text.</returns>

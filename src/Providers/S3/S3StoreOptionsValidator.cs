@@ -1,3 +1,4 @@
+using InputPipeline.Checkpointing.Providers.Internal;
 using System.Text;
 using Amazon.Runtime;
 using Microsoft.Extensions.Options;
@@ -56,7 +57,7 @@ public sealed class S3StoreOptionsValidator : IValidateOptions<S3StoreOptions>
             yield return ($"{Section}:Bucket", bucketProblem);
         }
 
-        if (PrefixProblem(options.NormalizedPrefix) is { } prefixProblem)
+        if (StorePrefix.Problem(options.Prefix, MaxPrefixBytes, utf8Bytes: true) is { } prefixProblem)
         {
             yield return ($"{Section}:Prefix", prefixProblem);
         }
@@ -154,24 +155,6 @@ public sealed class S3StoreOptionsValidator : IValidateOptions<S3StoreOptions>
         }
 
         return null;
-    }
-
-    private static string? PrefixProblem(string prefix)
-    {
-        if (prefix.Length == 0)
-        {
-            return null;
-        }
-
-        if (Encoding.UTF8.GetByteCount(prefix) > MaxPrefixBytes)
-        {
-            return $"the prefix is longer than {MaxPrefixBytes} UTF-8 bytes (S3 keys are at most 1,024 bytes and store keys up to {StoreKey.MaxKeyBytes}).";
-        }
-
-        // The prefix followed by a valid key must be a valid key: check it with a one-letter key after it.
-        return StoreKey.IsValid(prefix + "k")
-            ? null
-            : $"\"{prefix}\" is not a valid key prefix: no empty ('//'), '.' or '..' segments, backslashes or control characters.";
     }
 }
 

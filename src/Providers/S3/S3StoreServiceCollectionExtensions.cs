@@ -1,9 +1,8 @@
 using Amazon.S3;
 using InputPipeline.Checkpointing;
+using InputPipeline.Checkpointing.Providers.Internal;
 using InputPipeline.Checkpointing.S3;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -22,38 +21,14 @@ public static class S3StoreServiceCollectionExtensions
     /// <param name="configure">Further configures the options, after binding; <see langword="null"/> (the default) for none.</param>
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is null.</exception>
-    public static IInputPipelineCheckpointingBuilder AddS3Store(this IInputPipelineCheckpointingBuilder builder, Action<S3StoreOptions>? configure = null)
+    public static IInputPipelineCheckpointingBuilder AddS3Store(this IInputPipelineCheckpointingBuilder builder, Action<S3StoreOptions>? configure = null) =>
+        StoreRegistration.Add<S3StoreOptions, S3StoreOptionsValidator>(builder, S3InputStateStore.S3ProviderName, (options, section) => options.Bind(section), configure, CreateStore);
+
+    private static S3InputStateStore CreateStore(IServiceProvider services, S3StoreOptions options)
     {
-        ArgumentNullException.ThrowIfNull(builder);
-        OptionsBuilder<S3StoreOptions> options = builder.Services.AddOptions<S3StoreOptions>();
-        if (builder.Configuration is { } configuration && !builder.Services.Any(d => d.ServiceType == typeof(S3StoreOptionsBound)))
-        {
-            options.Bind(configuration.GetSection(S3InputStateStore.S3ProviderName));
-            builder.Services.AddSingleton<S3StoreOptionsBound>();
-        }
-
-        if (configure is not null)
-        {
-            options.Configure(configure);
-        }
-
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<S3StoreOptions>, S3StoreOptionsValidator>());
-        return builder.AddStore(
-            S3InputStateStore.S3ProviderName,
-            CreateStore,
-            InputStateStoreRegistration.ValidateOptions<S3StoreOptions>());
-    }
-
-    private static S3InputStateStore CreateStore(IServiceProvider services)
-    {
-        S3StoreOptions options = services.GetRequiredService<IOptions<S3StoreOptions>>().Value;
         ILogger<S3InputStateStore>? logger = services.GetService<ILoggerFactory>()?.CreateLogger<S3InputStateStore>();
-        IAmazonS3? client = services.GetKeyedService<IAmazonS3>(S3InputStateStore.ClientServiceKey);
-        return client is null
-            ? new S3InputStateStore(options, credentials: null, logger)
-            : new S3InputStateStore(client, options, logger);
+        return services.GetKeyedService<IAmazonS3>(S3InputStateStore.ClientServiceKey) is { } client
+            ? new S3InputStateStore(client, options, logger)
+            : new S3InputStateStore(options, credentials: null, logger);
     }
-
-    /// <summary>Marks that the configuration was bound once, so a second call does not bind it twice.</summary>
-    private sealed class S3StoreOptionsBound;
 }

@@ -1,6 +1,7 @@
+// Shared source: compiled into each cloud provider package (linked from its .csproj).
 using System.Buffers;
 
-namespace InputPipeline.Checkpointing.S3.Internal;
+namespace InputPipeline.Checkpointing.Providers.Internal;
 
 /// <summary>
 /// A buffer rented from <see cref="ArrayPool{T}.Shared"/> with a fill length; it can grow (renting a larger array and
