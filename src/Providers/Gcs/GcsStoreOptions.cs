@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Text;
+using InputPipeline.Checkpointing.Providers.Internal;
 
 namespace InputPipeline.Checkpointing.Gcs;
 
@@ -29,15 +30,6 @@ public sealed class GcsStoreOptions
 
     /// <summary>The largest <see cref="ChunkSize"/> accepted: 256 MiB.</summary>
     public const int MaxChunkSize = 256 * 1024 * 1024;
-
-    /// <summary>
-    /// The default <see cref="SeekableChunkSize"/>: 64 MiB (so that one request needs about 0.7 MB/s to finish within the
-    /// default <see cref="AttemptTimeout"/>).
-    /// </summary>
-    public const int DefaultSeekableChunkSize = 64 * 1024 * 1024;
-
-    /// <summary>The largest <see cref="SeekableChunkSize"/> accepted: 1 GiB.</summary>
-    public const int MaxSeekableChunkSize = 1024 * 1024 * 1024;
 
     /// <summary>The default size up to which content is uploaded in one request rather than in a resumable session: 8 MiB.</summary>
     public const int DefaultResumableThreshold = 8 * 1024 * 1024;
@@ -84,7 +76,8 @@ public sealed class GcsStoreOptions
 
     /// <summary>
     /// Gets or sets the endpoint of the JSON API: an emulator (<c>http://127.0.0.1:9023/</c>) or a private endpoint.
-    /// API paths (<c>storage/v1/…</c>, <c>upload/storage/v1/…</c>) are resolved against it. An absolute <c>http</c> or
+    /// API paths (<c>storage/v1/…</c>, <c>upload/storage/v1/…</c>) are resolved against it; the client library's form,
+    /// ending with <c>storage/v1/</c>, is accepted too. Unused when the store is given a <c>StorageClient</c>. An absolute <c>http</c> or
     /// <c>https</c> URI. Default <see cref="DefaultBaseUri"/>.
     /// </summary>
     public Uri BaseUri { get; set; } = new(DefaultBaseUri);
@@ -121,42 +114,44 @@ public sealed class GcsStoreOptions
     public bool CreateBucketIfMissing { get; set; }
 
     /// <summary>
-    /// Gets or sets the largest content, in bytes, uploaded in one request (with its MD5 checked by the service);
-    /// longer content goes through a resumable session, in <see cref="SeekableChunkSize"/> requests streamed from the
-    /// content when its length is known (a seekable stream), else in <see cref="ChunkSize"/> chunks. The store buffers
-    /// up to max(<see cref="ResumableThreshold"/>, <see cref="ChunkSize"/>) + <see cref="ChunkSize"/> bytes per write of
-    /// unknown length in flight (one chunk uploads while the next fills),
-    /// and nothing above the threshold for content of known length. 0 to <see cref="MaxResumableThreshold"/>. Default
-    /// <see cref="DefaultResumableThreshold"/>.
+    /// Gets or sets the largest content, in bytes, uploaded in one request (a <c>multipart</c> upload, one round trip);
+    /// longer content goes through a resumable session of Google.Cloud.Storage.V1 (a request to start it, then one per
+    /// <see cref="ChunkSize"/> chunk), which every upload of the client library is. Content of known length up to the
+    /// threshold is sent straight from its stream; content of unknown length is buffered up to the threshold to learn
+    /// whether it fits. A write holds at most max(<see cref="ResumableThreshold"/>, <see cref="ChunkSize"/> + 1) bytes.
+    /// 0 to <see cref="MaxResumableThreshold"/>. Default <see cref="DefaultResumableThreshold"/>.
     /// </summary>
     [Range(0, MaxResumableThreshold, ErrorMessage = "{0}: must be between {1} and {2}.")]
     public int ResumableThreshold { get; set; } = DefaultResumableThreshold;
 
     /// <summary>
-    /// Gets or sets the size, in bytes, of the chunks of a resumable upload of content of unknown length (a non-seekable
-    /// stream), each buffered before it is sent: a multiple of <see cref="ChunkGranularity"/> (256 KiB), from 256 KiB
-    /// to <see cref="MaxChunkSize"/>. Default <see cref="DefaultChunkSize"/>.
+    /// Gets or sets the size, in bytes, of the chunks of a resumable upload, each read into one buffer the upload
+    /// reuses (so a larger size costs memory, and fewer chunks save a round trip each): a multiple of
+    /// <see cref="ChunkGranularity"/> (256 KiB), from 256 KiB to <see cref="MaxChunkSize"/>. A chunk that fails is
+    /// resumed by the client library from what the session holds. Default <see cref="DefaultChunkSize"/>.
     /// </summary>
     [Range(ChunkGranularity, MaxChunkSize, ErrorMessage = "{0}: must be between {1} and {2} bytes.")]
     public int ChunkSize { get; set; } = DefaultChunkSize;
 
     /// <summary>
-    /// Gets or sets the largest request, in bytes, of a resumable upload of content of known length (a seekable stream
-    /// longer than <see cref="ResumableThreshold"/>, such as a snapshot held in memory). The session declares the length,
-    /// and each request streams its bytes straight from the content, so a larger size costs no memory; fewer requests
-    /// save a round trip each, but each must be sent within <see cref="AttemptTimeout"/> (a request cut off resumes from
-    /// what the session holds). A multiple of <see cref="ChunkGranularity"/> (256 KiB), from 256 KiB to
-    /// <see cref="MaxSeekableChunkSize"/>. Default <see cref="DefaultSeekableChunkSize"/>.
+    /// Gets or sets whether uploads carry an MD5 of their content for Cloud Storage to check. A one-request upload
+    /// sends it in the object's metadata, and the service refuses a mismatch before the object exists; a resumable
+    /// upload hashes the bytes the session confirmed and compares them with the object's MD5 once it is complete,
+    /// deleting a mismatching object before failing. Downloads are not checked in transit either way: the checkpoint
+    /// manager verifies every part it restores against the length and checksum in its manifest. Off by default: on the
+    /// project's benchmarks the hashing cost a 64 MiB save about as much as the upload itself, for a check the
+    /// manager already makes end to end (and TLS makes on the wire). Default <see langword="false"/>.
     /// </summary>
-    [Range(ChunkGranularity, MaxSeekableChunkSize, ErrorMessage = "{0}: must be between {1} and {2} bytes.")]
-    public int SeekableChunkSize { get; set; } = DefaultSeekableChunkSize;
+    public bool TransferValidation { get; set; }
 
     /// <summary>
     /// Gets or sets how many times a request that failed transiently (HTTP 408, 429 or 5xx, a network error or an
     /// attempt timeout) is retried, with exponential backoff and jitter, before the call fails with
     /// <see cref="CheckpointStoreException"/>. Only requests that are safe to repeat are retried after such a failure:
-    /// reads, listings, writes and deletes with a generation precondition, and resumable chunks. An unconditional
-    /// write or delete is retried only when it was throttled (429) or could not connect. 0 disables retries; at most
+    /// reads, listings, writes and deletes with a generation precondition, and the start of an upload session. An
+    /// unconditional write or delete is retried only when it was throttled (429) or could not connect. The chunks of a
+    /// resumable upload are resumed by the client library (up to this many retries with a client the store creates).
+    /// 0 disables retries; at most
     /// <see cref="MaxMaxRetryAttempts"/>. Default <see cref="DefaultMaxRetryAttempts"/>.
     /// </summary>
     [Range(0, MaxMaxRetryAttempts, ErrorMessage = "{0}: must be between {1} and {2}.")]
@@ -174,8 +169,8 @@ public sealed class GcsStoreOptions
 
     /// <summary>
     /// Gets or sets how long one attempt of a request may take, from the start of sending (an upload's body included)
-    /// until its response headers arrive, and how long one read of a download's content may wait for data. An attempt
-    /// that times out counts as a transient failure; a read that times out fails with <see cref="CheckpointStoreException"/>.
+    /// until its response headers arrive. An attempt that times out counts as a transient failure. The chunks of a
+    /// resumable upload are bounded by the client's own timeout instead (100 seconds by default).
     /// From <see cref="MinAttemptTimeout"/> to one day. Default <see cref="DefaultAttemptTimeout"/>.
     /// </summary>
     public TimeSpan AttemptTimeout { get; set; } = DefaultAttemptTimeout;
@@ -188,23 +183,29 @@ public sealed class GcsStoreOptions
         builder.Append(CultureInfo.InvariantCulture, $"Bucket = {Bucket ?? "(not set)"}, Prefix = {Prefix ?? string.Empty}, BaseUri = {BaseUri}, ");
         builder.Append(CultureInfo.InvariantCulture, $"CredentialsFile = {(string.IsNullOrEmpty(CredentialsFile) ? "(application default credentials)" : CredentialsFile)}, ");
         builder.Append(CultureInfo.InvariantCulture, $"Anonymous = {(Anonymous is { } anonymous ? anonymous.ToString() : "(automatic)")}, ProjectId = {ProjectId ?? "(not set)"}, ");
-        builder.Append(CultureInfo.InvariantCulture, $"CreateBucketIfMissing = {CreateBucketIfMissing}, ResumableThreshold = {ResumableThreshold}, ChunkSize = {ChunkSize}, SeekableChunkSize = {SeekableChunkSize}, ");
+        builder.Append(CultureInfo.InvariantCulture, $"CreateBucketIfMissing = {CreateBucketIfMissing}, ResumableThreshold = {ResumableThreshold}, ChunkSize = {ChunkSize}, TransferValidation = {TransferValidation}, ");
         builder.Append(CultureInfo.InvariantCulture, $"MaxRetryAttempts = {MaxRetryAttempts}, RetryDelay = {RetryDelay}, MaxRetryDelay = {MaxRetryDelay}, AttemptTimeout = {AttemptTimeout} }}");
         return builder.ToString();
     }
+
+    /// <summary>Returns a copy, so that a store is not changed by later changes to the options it was given.</summary>
+    internal GcsStoreOptions Clone() => (GcsStoreOptions)MemberwiseClone();
 
     /// <summary>Returns whether requests go out without credentials (see <see cref="Anonymous"/>).</summary>
     internal bool IsAnonymous() =>
         Anonymous ?? (string.IsNullOrEmpty(CredentialsFile) && BaseUri is { IsAbsoluteUri: true } uri && uri.Scheme == Uri.UriSchemeHttp);
 
     /// <summary>Returns <see cref="Prefix"/> normalised: no leading <c>/</c>, a trailing <c>/</c> when not empty.</summary>
-    internal string NormalizedPrefix()
-    {
-        string trimmed = (Prefix ?? string.Empty).Trim().Trim('/');
-        return trimmed.Length == 0 ? string.Empty : trimmed + "/";
-    }
+    internal string NormalizedPrefix() => StorePrefix.Normalize(Prefix);
 
-    /// <summary>Returns <see cref="BaseUri"/> with a trailing <c>/</c>, so relative API paths resolve under it.</summary>
-    internal Uri NormalizedBaseUri() =>
-        BaseUri.AbsoluteUri.EndsWith('/') ? BaseUri : new Uri(BaseUri.AbsoluteUri + "/");
+    /// <summary>
+    /// Returns <see cref="BaseUri"/> as the root of the API, ending with <c>/</c>: an address given in the client
+    /// library's form, with <c>storage/v1/</c> at its end (as <c>STORAGE_EMULATOR_HOST</c> tools write it), is taken
+    /// back to its root.
+    /// </summary>
+    internal Uri NormalizedBaseUri()
+    {
+        string uri = BaseUri.AbsoluteUri.EndsWith('/') ? BaseUri.AbsoluteUri : BaseUri.AbsoluteUri + "/";
+        return new Uri(uri.EndsWith("/storage/v1/", StringComparison.Ordinal) ? uri[..^"storage/v1/".Length] : uri);
+    }
 }

@@ -1,7 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Reflection;
-using System.Text;
+using InputPipeline.Checkpointing.Providers.Internal;
 using Microsoft.Extensions.Options;
 
 namespace InputPipeline.Checkpointing.Gcs;
@@ -36,11 +36,6 @@ public sealed class GcsStoreOptionsValidator : IValidateOptions<GcsStoreOptions>
         if (options.ChunkSize % GcsStoreOptions.ChunkGranularity != 0)
         {
             Add(failures, nameof(GcsStoreOptions.ChunkSize), $"must be a multiple of {GcsStoreOptions.ChunkGranularity} (256 KiB), as Cloud Storage requires for resumable chunks; it is {options.ChunkSize}.");
-        }
-
-        if (options.SeekableChunkSize % GcsStoreOptions.ChunkGranularity != 0)
-        {
-            Add(failures, nameof(GcsStoreOptions.SeekableChunkSize), $"must be a multiple of {GcsStoreOptions.ChunkGranularity} (256 KiB), as Cloud Storage requires for resumable chunks; it is {options.SeekableChunkSize}.");
         }
 
         CheckPrefix(options, failures);
@@ -106,20 +101,9 @@ public sealed class GcsStoreOptionsValidator : IValidateOptions<GcsStoreOptions>
 
     private static void CheckPrefix(GcsStoreOptions options, List<GcsOptionFailure> failures)
     {
-        string prefix = options.NormalizedPrefix();
-        if (prefix.Length == 0)
+        if (StorePrefix.Problem(options.Prefix, GcsInputStateStore.MaxPrefixBytes, utf8Bytes: true) is { } problem)
         {
-            return;
-        }
-
-        string withoutSlash = prefix[..^1];
-        if (!StoreKey.IsValid(withoutSlash))
-        {
-            Add(failures, nameof(GcsStoreOptions.Prefix), $"\"{options.Prefix}\" is not a valid prefix: it must be a '/'-separated path without empty, '.' or '..' segments, backslashes or control characters.");
-        }
-        else if (Encoding.UTF8.GetByteCount(prefix) > GcsInputStateStore.MaxPrefixBytes)
-        {
-            Add(failures, nameof(GcsStoreOptions.Prefix), string.Create(CultureInfo.InvariantCulture, $"is longer than {GcsInputStateStore.MaxPrefixBytes} UTF-8 bytes (with its trailing '/'), so some keys would not fit Cloud Storage's 1,024-byte object names."));
+            Add(failures, nameof(GcsStoreOptions.Prefix), problem);
         }
     }
 

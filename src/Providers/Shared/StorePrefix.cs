@@ -5,16 +5,16 @@ using System.Text;
 namespace InputPipeline.Checkpointing.Providers.Internal;
 
 /// <summary>
-/// The one rule for the prefix a cloud store keeps its keys under (a "folder" in a bucket or container): a leading
-/// <c>/</c> is dropped and a trailing one added, and the prefix followed by any valid key must be a name the store
+/// The one rule for the prefix a cloud store keeps its keys under (a "folder" in a bucket or container): surrounding
+/// white space and a leading <c>/</c> are dropped and a trailing <c>/</c> added, and the prefix followed by any valid key must be a name the store
 /// accepts.
 /// </summary>
 internal static class StorePrefix
 {
-    /// <summary>Returns <paramref name="prefix"/> normalised: no leading <c>/</c>, and ending with <c>/</c> unless empty.</summary>
+    /// <summary>Returns <paramref name="prefix"/> normalised: trimmed, no leading <c>/</c>, and ending with <c>/</c> unless empty.</summary>
     public static string Normalize(string? prefix)
     {
-        string trimmed = (prefix ?? string.Empty).TrimStart('/');
+        string trimmed = (prefix ?? string.Empty).Trim().TrimStart('/');
         return trimmed.Length == 0 || trimmed.EndsWith('/') ? trimmed : trimmed + "/";
     }
 

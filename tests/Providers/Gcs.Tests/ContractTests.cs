@@ -4,8 +4,7 @@ namespace InputPipeline.Checkpointing.Gcs.Tests;
 
 /// <summary>
 /// The store contract against the GCS emulator, through a store with a prefix and small upload settings (1 MiB in one
-/// request, 512 KiB chunks above, whether the length is known or not), so the suite's larger objects go through
-/// resumable sessions of many chunks.
+/// request, 512 KiB chunks above), so the suite's larger objects go through resumable sessions of many chunks.
 /// </summary>
 [Collection(GcsEmulatorGroup.Name)]
 [Trait("Provider", "Gcs")]
@@ -14,7 +13,7 @@ public sealed class GcsStoreContractTests(GcsEmulatorFixture emulator) : InputSt
     private static readonly Lock Gate = new();
     private static GcsInputStateStore? _store;
 
-    /// <summary>Seekable content of exactly the threshold is one request; one byte more, and 3 MiB, are resumable uploads of known length.</summary>
+    /// <summary>Seekable content of exactly the threshold is one request; one byte more, and 3 MiB, are resumable uploads.</summary>
     protected override IReadOnlyList<long> SeekableContentSizes => [1024 * 1024, (1024 * 1024) + 1, (3L * 1024 * 1024) + 5];
 
     protected override async Task<IInputStateStore> CreateStoreAsync()
@@ -29,7 +28,6 @@ public sealed class GcsStoreContractTests(GcsEmulatorFixture emulator) : InputSt
                     o.Prefix = "contract";
                     o.ResumableThreshold = 1024 * 1024;
                     o.ChunkSize = 512 * 1024;
-                    o.SeekableChunkSize = 512 * 1024;
                 });
             }
 

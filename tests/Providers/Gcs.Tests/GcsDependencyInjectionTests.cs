@@ -1,5 +1,5 @@
 using Google.Apis.Auth.OAuth2;
-using InputPipeline.Checkpointing.Gcs.Internal;
+using Google.Cloud.Storage.V1;
 using InputPipeline.Checkpointing.Hosting;
 using InputPipeline.Checkpointing.Local;
 using InputPipeline.Checkpointing.TestSupport;
@@ -140,18 +140,44 @@ public sealed class GcsDependencyInjectionTests(GcsEmulatorFixture emulator) : I
         Assert.Equal(("from-code", "configured", 1024 * 1024), (options.Bucket, options.Prefix, options.ChunkSize));
         Assert.Equal(2, provider.GetServices<InputStateStoreRegistration>().Count()); // Local and Gcs
         Assert.Single(provider.GetServices<IValidateOptions<GcsStoreOptions>>().OfType<GcsStoreOptionsValidator>());
-        Assert.Single(services, d => d.ServiceType == typeof(GcsCredentialSource));
         Assert.IsType<GcsInputStateStore>(provider.GetRequiredService<IInputStateStore>());
     }
 
     [Fact]
-    public async Task AKeyedCredentialOfTheApplication_AuthenticatesTheRequests()
+    public async Task AKeyedClientOfTheApplication_IsUsed_WithItsCredentials()
     {
         string bucket = await emulator.BucketForAsync(nameof(GcsDependencyInjectionTests));
-        var token = new FixedTokenAccess("keyed-token");
-        var authorizations = new System.Collections.Concurrent.ConcurrentQueue<string?>();
+        var recorder = new RecordingHandler();
+        using StorageClient client = Clients.For(emulator.BaseUri, recorder, GoogleCredential.FromAccessToken("keyed-token"));
         var services = new ServiceCollection();
-        services.AddKeyedSingleton<ITokenAccess>(GcsInputStateStore.CredentialServiceKey, token);
+        services.AddKeyedSingleton(GcsInputStateStore.ClientServiceKey, client);
+        services.AddInputPipelineCheckpointing(Configuration(new()
+        {
+            ["InputPipelineCheckpointing:Provider"] = "Gcs",
+            ["InputPipelineCheckpointing:SaveSteps"] = "1",
+            ["InputPipelineCheckpointing:Gcs:Bucket"] = bucket,
+            ["InputPipelineCheckpointing:Gcs:BaseUri"] = "http://127.0.0.1:1/", // not used: the client has its endpoint
+        })).AddGcsStore();
+        await using ServiceProvider provider = services.BuildServiceProvider();
+
+        IInputStateStore store = provider.GetRequiredService<IInputStateStore>();
+        string key = $"di-{Guid.NewGuid():N}";
+        await store.WriteAsync(key, Bytes.Text("x"), WriteCondition.IfAbsent);
+
+        Assert.NotEmpty(recorder.Requests);
+        Assert.All(recorder.Requests, r => Assert.Equal("Bearer keyed-token", r.Authorization));
+        Assert.NotNull(await emulator.GetObjectAsync(bucket, key));
+    }
+
+    [Fact]
+    public async Task AKeyedCredentialOfTheApplication_IsWhatTheStoresOwnClientAuthenticatesWith()
+    {
+        string bucket = await emulator.BucketForAsync(nameof(GcsDependencyInjectionTests));
+        using var tokens = new FakeTokenServer("keyed-credential-token");
+        string keyFile = ServiceAccountKeyFile.Write(_dir.Combine("keyed.json"), tokens.TokenUri);
+        GoogleCredential credential = (await CredentialFactory.FromFileAsync<ServiceAccountCredential>(keyFile, CancellationToken.None)).ToGoogleCredential();
+        var services = new ServiceCollection();
+        services.AddKeyedSingleton(GcsInputStateStore.CredentialServiceKey, credential);
         services.AddInputPipelineCheckpointing(Configuration(new()
         {
             ["InputPipelineCheckpointing:Provider"] = "Gcs",
@@ -159,16 +185,14 @@ public sealed class GcsDependencyInjectionTests(GcsEmulatorFixture emulator) : I
             ["InputPipelineCheckpointing:Gcs:Bucket"] = bucket,
             ["InputPipelineCheckpointing:Gcs:BaseUri"] = emulator.BaseUri.ToString(),
         })).AddGcsStore();
-        // A handler added after AddGcsStore() runs inside the credential handler, so it sees the Authorization header.
-        services.AddHttpClient(GcsInputStateStore.HttpClientName).AddHttpMessageHandler(() => new AuthorizationRecorder(authorizations));
         await using ServiceProvider provider = services.BuildServiceProvider();
 
-        IInputStateStore store = provider.GetRequiredService<IInputStateStore>();
+        var store = Assert.IsType<GcsInputStateStore>(provider.GetRequiredService<IInputStateStore>());
         await store.WriteAsync($"di-{Guid.NewGuid():N}", Bytes.Text("x"), WriteCondition.IfAbsent);
 
-        Assert.NotEmpty(authorizations);
-        Assert.All(authorizations, a => Assert.Equal("Bearer keyed-token", a));
-        Assert.Equal(authorizations.Count, token.Calls);
+        // The store created its client with the application's credential (scoped by the client library).
+        var used = Assert.IsType<GoogleCredential>(store.Client!.Service.HttpClientInitializer);
+        Assert.Equal("ipc-tests@ipc-tests.iam.gserviceaccount.com", Assert.IsType<ServiceAccountCredential>(used.UnderlyingCredential).Id);
     }
 
     [Fact]
@@ -196,15 +220,5 @@ public sealed class GcsDependencyInjectionTests(GcsEmulatorFixture emulator) : I
         builder.Configuration.AddInMemoryCollection(values);
         builder.Services.AddInputPipelineCheckpointing(builder.Configuration).AddGcsStore();
         return builder.Build();
-    }
-
-    /// <summary>Records the Authorization header of every request it passes on.</summary>
-    private sealed class AuthorizationRecorder(System.Collections.Concurrent.ConcurrentQueue<string?> authorizations) : DelegatingHandler
-    {
-        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-        {
-            authorizations.Enqueue(request.Headers.Authorization?.ToString());
-            return await base.SendAsync(request, cancellationToken);
-        }
     }
 }

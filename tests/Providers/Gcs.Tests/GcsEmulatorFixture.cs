@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using GcsEmulator;
+using Google.Cloud.Storage.V1;
 
 namespace InputPipeline.Checkpointing.Gcs.Tests;
 
@@ -26,6 +27,7 @@ public sealed class GcsEmulatorFixture : IAsyncLifetime
     private readonly ConcurrentDictionary<string, Lazy<Task<string>>> _classBuckets = new();
     private readonly ConcurrentBag<string> _created = [];
     private readonly ConcurrentBag<IDisposable> _stores = [];
+    private readonly ConcurrentBag<IDisposable> _clients = [];
     private GcsEmulatorServer? _server;
 
     /// <summary>Gets the emulator's root URI, ending with <c>/</c>.</summary>
@@ -61,9 +63,9 @@ public sealed class GcsEmulatorFixture : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        foreach (IDisposable store in _stores)
+        foreach (IDisposable disposable in _stores.Concat(_clients))
         {
-            store.Dispose();
+            disposable.Dispose();
         }
 
         try
@@ -122,9 +124,19 @@ public sealed class GcsEmulatorFixture : IAsyncLifetime
     /// <summary>Creates a store (disposed at the end).</summary>
     public GcsInputStateStore Store(string bucket, Action<GcsStoreOptions>? configure = null) => Keep(new GcsInputStateStore(Options(bucket, configure)));
 
-    /// <summary>Creates a store whose requests go through <paramref name="recorder"/>.</summary>
-    public GcsInputStateStore RecordedStore(string bucket, RecordingHandler recorder, Action<GcsStoreOptions>? configure = null) =>
-        Keep(new GcsInputStateStore(Options(bucket, configure), new HttpClient(recorder) { Timeout = Timeout.InfiniteTimeSpan }, ownsHttpClient: true, loggerFactory: null));
+    /// <summary>
+    /// Creates a store over a client of the application's (as <c>AddGcsStore()</c> finds one under
+    /// <see cref="GcsInputStateStore.ClientServiceKey"/>) whose requests go through <paramref name="recorder"/>; the
+    /// client makes up to MaxRetryAttempts + 1 tries of a resumable chunk, as one the store creates does.
+    /// </summary>
+    public GcsInputStateStore RecordedStore(string bucket, RecordingHandler recorder, Action<GcsStoreOptions>? configure = null)
+    {
+        GcsStoreOptions options = Options(bucket, configure);
+        StorageClient client = Clients.For(BaseUri, recorder);
+        client.Service.HttpClient.MessageHandler.NumTries = options.MaxRetryAttempts + 1;
+        _clients.Add(client);
+        return Keep(new GcsInputStateStore(client, options));
+    }
 
     /// <summary>Arms emulator faults (one object or an array), as <c>POST /_emulator/faults</c>.</summary>
     public async Task InjectFaultAsync(object fault)

@@ -76,7 +76,7 @@ public sealed class GcsHostingTests
                 RetryDelay = TimeSpan.FromMilliseconds(5),
                 MaxRetryDelay = TimeSpan.FromMilliseconds(20),
             };
-            using var store = new GcsInputStateStore(options, new HttpClient(recorder), ownsHttpClient: true, loggerFactory: null);
+            using var store = new GcsInputStateStore(options, null, new RecordingClientFactory(recorder));
             Assert.Null(await store.ReadAsync("warm-up")); // the bucket is checked
             await server.DisposeAsync();
             recorder.Clear();

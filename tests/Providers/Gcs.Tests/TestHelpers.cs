@@ -4,6 +4,8 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Google.Apis.Auth.OAuth2;
+using Google.Apis.Http;
+using Google.Cloud.Storage.V1;
 
 namespace InputPipeline.Checkpointing.Gcs.Tests;
 
@@ -15,15 +17,14 @@ public sealed record RecordedRequest(HttpMethod Method, Uri Uri, string? Content
     public override string ToString() => $"{Method} {PathAndQuery} [{ContentRange}] -> {(Status is { } s ? ((int)s).ToString(System.Globalization.CultureInfo.InvariantCulture) : Error)}";
 }
 
-/// <summary>Records every request and its outcome, then sends it on (by default through the store's own primary handler).</summary>
+/// <summary>
+/// Records every request and its outcome, then sends it on: installed as the innermost handler of a
+/// <see cref="StorageClient"/>'s HTTP client (see <see cref="RecordingClientFactory"/>), so it sees each attempt and the
+/// Authorization header the client library added.
+/// </summary>
 public sealed class RecordingHandler : DelegatingHandler
 {
     private readonly ConcurrentQueue<RecordedRequest> _requests = new();
-
-    public RecordingHandler(HttpMessageHandler? inner = null)
-    {
-        InnerHandler = inner ?? GcsInputStateStore.CreatePrimaryHandler();
-    }
 
     public IReadOnlyList<RecordedRequest> Requests => [.. _requests];
 
@@ -47,18 +48,27 @@ public sealed class RecordingHandler : DelegatingHandler
     }
 }
 
-/// <summary>A fixed access token, as an application might register under <see cref="GcsInputStateStore.CredentialServiceKey"/>.</summary>
-public sealed class FixedTokenAccess(string token) : ITokenAccess
+/// <summary>The client library's HTTP client factory, with a <see cref="RecordingHandler"/> between its handlers and the network.</summary>
+public sealed class RecordingClientFactory(RecordingHandler recorder) : HttpClientFactory
 {
-    private int _calls;
-
-    public int Calls => Volatile.Read(ref _calls);
-
-    public Task<string> GetAccessTokenForRequestAsync(string? authUri = null, CancellationToken cancellationToken = default)
+    protected override HttpMessageHandler CreateHandler(CreateHttpClientArgs args)
     {
-        Interlocked.Increment(ref _calls);
-        return Task.FromResult(token);
+        recorder.InnerHandler = base.CreateHandler(args);
+        return recorder;
     }
+}
+
+/// <summary>Builds <see cref="StorageClient"/>s for the emulator, as an application would register one.</summary>
+public static class Clients
+{
+    /// <summary>A client of the emulator at <paramref name="root"/> whose requests go through <paramref name="recorder"/>; anonymous unless given a credential.</summary>
+    public static StorageClient For(Uri root, RecordingHandler recorder, GoogleCredential? credential = null) => new StorageClientBuilder
+    {
+        BaseUri = new Uri(root, "storage/v1/").AbsoluteUri,
+        UnauthenticatedAccess = credential is null,
+        GoogleCredential = credential,
+        HttpClientFactory = new RecordingClientFactory(recorder),
+    }.Build();
 }
 
 /// <summary>
@@ -121,6 +131,24 @@ public sealed class FakeTokenServer : IDisposable
 /// <summary>Writes service-account key files (with a fresh RSA key) for credential tests.</summary>
 public static class ServiceAccountKeyFile
 {
+    /// <summary>Returns the key id and issuer of the JWT a bearer <paramref name="authorization"/> carries.</summary>
+    public static (string? KeyId, string? Issuer) SignerOf(string? authorization)
+    {
+        Assert.NotNull(authorization);
+        Assert.StartsWith("Bearer ", authorization, StringComparison.Ordinal);
+        string[] parts = authorization["Bearer ".Length..].Split('.');
+        Assert.Equal(3, parts.Length);
+        using JsonDocument header = JsonDocument.Parse(Base64Url(parts[0]));
+        using JsonDocument payload = JsonDocument.Parse(Base64Url(parts[1]));
+        return (header.RootElement.GetProperty("kid").GetString(), payload.RootElement.GetProperty("iss").GetString());
+    }
+
+    private static byte[] Base64Url(string text)
+    {
+        string padded = text.Replace('-', '+').Replace('_', '/');
+        return Convert.FromBase64String(padded.PadRight(padded.Length + ((4 - (padded.Length % 4)) % 4), '='));
+    }
+
     /// <summary>Writes a service-account key file whose token endpoint is <paramref name="tokenUri"/>; returns its path.</summary>
     public static string Write(string path, Uri tokenUri)
     {
