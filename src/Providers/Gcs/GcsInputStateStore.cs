@@ -1,18 +1,14 @@
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using Google;
 using Google.Apis.Auth.OAuth2;
-using Google.Apis.Upload;
 using Google.Cloud.Storage.V1;
 using InputPipeline.Checkpointing.Gcs.Internal;
 using InputPipeline.Checkpointing.Providers.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Polly;
-using Polly.Retry;
 using Object = Google.Apis.Storage.v1.Data.Object;
 
 namespace InputPipeline.Checkpointing.Gcs;
@@ -54,7 +50,7 @@ namespace InputPipeline.Checkpointing.Gcs;
 /// release a client it created.
 /// </para>
 /// </remarks>
-public sealed partial class GcsInputStateStore : IInputStateStore, IDisposable
+public sealed class GcsInputStateStore : IInputStateStore, IDisposable
 {
     /// <summary>The provider name, <c>Gcs</c>: the value of <see cref="ProviderName"/> and of <c>InputPipelineCheckpointing:Provider</c> that selects this store.</summary>
     public const string GcsProviderName = "Gcs";
@@ -75,14 +71,12 @@ public sealed partial class GcsInputStateStore : IInputStateStore, IDisposable
     /// <summary>The longest prefix, in UTF-8 bytes with its trailing <c>/</c>: 124, so that prefix + key fits 1,024 bytes.</summary>
     internal const int MaxPrefixBytes = 1024 - StoreKey.MaxKeyBytes;
 
-    private const string OctetStream = "application/octet-stream";
-    private static readonly TimeSpan SessionCancelTimeout = TimeSpan.FromSeconds(30);
 
     private readonly GcsStoreOptions _options;
     private readonly GoogleCredential? _credential;
     private readonly bool _ownsClient;
     private readonly ILogger _logger;
-    private readonly ResiliencePipeline _retry;
+    private readonly GcsCalls _calls;
     private readonly OnceGate _ready;
     private readonly string _bucket;
     private readonly string _prefix;
@@ -141,7 +135,7 @@ public sealed partial class GcsInputStateStore : IInputStateStore, IDisposable
         _logger = (ILogger?)loggerFactory?.CreateLogger<GcsInputStateStore>() ?? NullLogger.Instance;
         _bucket = options.Bucket!;
         _prefix = options.NormalizedPrefix();
-        _retry = BuildRetry(_options);
+        _calls = new GcsCalls(_options, _logger, () => BaseUri, BucketMissing);
         _ready = new OnceGate(PrepareAsync);
     }
 
@@ -210,12 +204,12 @@ public sealed partial class GcsInputStateStore : IInputStateStore, IDisposable
             }
 
             using var rest = new PrefixedStream(first, content);
-            return await UploadResumableAsync(client, key, rest, generationMatch, condition, cancellationToken).ConfigureAwait(false);
+            return await GcsResumableUpload.RunAsync(client, _calls, _bucket, _prefix + key, key, rest, generationMatch, condition, _options, _logger, cancellationToken).ConfigureAwait(false);
         }
 
         // The client library reads a non-seekable stream into one reused chunk buffer (a seekable one, into a new array per chunk).
         using var forward = new PrefixedStream(null, content);
-        return await UploadResumableAsync(client, key, forward, generationMatch, condition, cancellationToken).ConfigureAwait(false);
+        return await GcsResumableUpload.RunAsync(client, _calls, _bucket, _prefix + key, key, forward, generationMatch, condition, _options, _logger, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -374,7 +368,7 @@ public sealed partial class GcsInputStateStore : IInputStateStore, IDisposable
             catch (GoogleApiException ex) when (ex.HttpStatusCode == HttpStatusCode.Forbidden)
             {
                 // Object roles (roles/storage.objectAdmin) do not include storage.buckets.get: go on, the object requests will tell.
-                Log.BucketNotInspectable(_logger, _bucket);
+                GcsLog.BucketNotInspectable(_logger, _bucket);
                 return true;
             }
             catch (GoogleApiException ex) when (ex.HttpStatusCode == HttpStatusCode.NotFound)
@@ -397,11 +391,11 @@ public sealed partial class GcsInputStateStore : IInputStateStore, IDisposable
             try
             {
                 await client.CreateBucketAsync(_options.ProjectId, _bucket, new CreateBucketOptions { RetryOptions = RetryOptions.Never }, ct).ConfigureAwait(false);
-                Log.BucketCreated(_logger, _bucket, _options.ProjectId!);
+                GcsLog.BucketCreated(_logger, _bucket, _options.ProjectId!);
             }
             catch (GoogleApiException ex) when (ex.HttpStatusCode == HttpStatusCode.Conflict)
             {
-                Log.BucketAlreadyCreated(_logger, _bucket); // created meanwhile by another writer, or by an earlier attempt
+                GcsLog.BucketAlreadyCreated(_logger, _bucket); // created meanwhile by another writer, or by an earlier attempt
             }
 
             return true;
@@ -463,141 +457,21 @@ public sealed partial class GcsInputStateStore : IInputStateStore, IDisposable
 #pragma warning restore CA5351
         }
 
-        var metadata = new Object { Name = _prefix + key, ContentType = OctetStream, Md5Hash = md5 };
+        var metadata = new Object { Name = _prefix + key, ContentType = GcsMedia.OctetStream, Md5Hash = md5 };
         Uri uri = UploadUri(client, "multipart", generationMatch);
-        Object written = await CallAsync("writing", key, idempotent: generationMatch is not null, (_, ct) => Conditional(condition, key, () => GcsMedia.UploadAsync(client, uri, metadata, body, ct)), cancellationToken).ConfigureAwait(false);
-        return VersionOf(key, written);
-    }
-
-    /// <summary>
-    /// Starts a session through the client library's uploader (with the store's retries), then lets the library send
-    /// the chunks; a failed or cancelled upload cancels its session.
-    /// </summary>
-    private async Task<StoreVersion> UploadResumableAsync(StorageClient client, string key, PrefixedStream content, long? generationMatch, WriteCondition condition, CancellationToken cancellationToken)
-    {
-        var options = new UploadObjectOptions { IfGenerationMatch = generationMatch, ChunkSize = _options.ChunkSize };
-        Uri session = await CallAsync("starting a resumable upload", key, idempotent: true, (_, ct) => Conditional(condition, key, () => client.CreateObjectUploader(_bucket, _prefix + key, OctetStream, content, options).InitiateSessionAsync(ct)), cancellationToken).ConfigureAwait(false);
-        using var upload = new GcsSessionUpload(session, content, client.Service, _options.ChunkSize, _options.TransferValidation);
-        bool completed = false;
-        try
-        {
-            IUploadProgress progress = await upload.UploadAsync(cancellationToken).ConfigureAwait(false);
-            cancellationToken.ThrowIfCancellationRequested();
-            switch (progress.Exception)
-            {
-                case null when upload.Result is { } written:
-                    completed = true;
-                    await CheckMd5Async(client, key, written, upload.Md5Base64()).ConfigureAwait(false);
-                    return VersionOf(key, written);
-                case GoogleApiException { HttpStatusCode: HttpStatusCode.PreconditionFailed } conflict:
-                    throw new CheckpointConflictException(GcsProviderName, key, condition, conflict);
-                case { } failure when GcsErrors.IsStoreFailure(failure, cancellationToken):
-                    throw Failure("uploading a chunk", key, failure, attempts: 1);
-                case { } failure:
-                    throw new CheckpointStoreException(GcsProviderName, key, $"writing failed: {failure.Message}", failure);
-                default:
-                    throw new CheckpointStoreException(GcsProviderName, key, "writing failed: the upload session did not complete after the last chunk.");
-            }
-        }
-        finally
-        {
-            if (!completed)
-            {
-                await CancelSessionAsync(client, session, key).ConfigureAwait(false);
-            }
-        }
-    }
-
-    /// <summary>With <see cref="GcsStoreOptions.TransferValidation"/>: deletes an object whose MD5 is not that of the bytes sent, and fails.</summary>
-    private async Task CheckMd5Async(StorageClient client, string key, Object written, string? sent)
-    {
-        if (sent is null || string.Equals(sent, written.Md5Hash, StringComparison.Ordinal))
-        {
-            return;
-        }
-
-        var options = new DeleteObjectOptions { IfGenerationMatch = written.Generation, RetryOptions = RetryOptions.Never };
-        await CallAsync("deleting a damaged upload", key, idempotent: true, async (_, ct) => { await client.DeleteObjectAsync(_bucket, _prefix + key, options, ct).ConfigureAwait(false); return true; }, CancellationToken.None).ConfigureAwait(false);
-        throw new CheckpointStoreException(GcsProviderName, key, $"writing failed: the object's MD5 ({written.Md5Hash}) is not that of the bytes sent ({sent}); the object was deleted.");
-    }
-
-    private async Task CancelSessionAsync(StorageClient client, Uri session, string key)
-    {
-        try
-        {
-            using var timeout = new CancellationTokenSource(SessionCancelTimeout);
-            using var request = new HttpRequestMessage(HttpMethod.Delete, session);
-            using HttpResponseMessage response = await client.Service.HttpClient.SendAsync(request, timeout.Token).ConfigureAwait(false);
-            Log.UploadSessionCancelled(_logger, key, (int)response.StatusCode);
-        }
-        catch (Exception ex) when (GcsErrors.IsStoreFailure(ex, CancellationToken.None))
-        {
-            Log.UploadSessionCancelFailed(_logger, key, ex);
-        }
+        Object written = await CallAsync("writing", key, idempotent: generationMatch is not null, (_, ct) => GcsErrors.Conditional(condition, key, () => GcsMedia.UploadAsync(client, uri, metadata, body, ct)), cancellationToken).ConfigureAwait(false);
+        return GcsMedia.VersionOf(key, written);
     }
 
     private Uri UploadUri(StorageClient client, string uploadType, long? generationMatch) =>
         new(Root(client), $"upload/storage/v1/b/{Uri.EscapeDataString(_bucket)}/o?uploadType={uploadType}{(generationMatch is { } g ? string.Create(CultureInfo.InvariantCulture, $"&ifGenerationMatch={g}") : string.Empty)}");
 
-    private static async Task<T> Conditional<T>(WriteCondition condition, string key, Func<Task<T>> call)
-    {
-        try
-        {
-            return await call().ConfigureAwait(false);
-        }
-        catch (GoogleApiException ex) when (ex.HttpStatusCode == HttpStatusCode.PreconditionFailed && condition.Kind != WriteConditionKind.None)
-        {
-            throw new CheckpointConflictException(GcsProviderName, key, condition, ex);
-        }
-    }
+    /// <summary>Runs <paramref name="call"/> (given its attempt number) under the retry policy; see <see cref="GcsCalls"/>.</summary>
+    private Task<T> CallAsync<T>(string operation, string? key, bool idempotent, Func<int, CancellationToken, Task<T>> call, CancellationToken cancellationToken) =>
+        _calls.RunAsync(operation, key, idempotent, call, cancellationToken);
 
-    private static StoreVersion VersionOf(string key, Object written) =>
-        written.Generation is { } generation and > 0
-            ? new StoreVersion(generation.ToString(CultureInfo.InvariantCulture))
-            : throw new CheckpointStoreException(GcsProviderName, key, "writing failed: the service answered without the object's generation.");
-
-    /// <summary>
-    /// Runs <paramref name="call"/> (given its attempt number, from 1) under the retry policy; turns a failure of the
-    /// service or of the network into <see cref="CheckpointStoreException"/> (other exceptions pass through).
-    /// </summary>
-    private async Task<T> CallAsync<T>(string operation, string? key, bool idempotent, Func<int, CancellationToken, Task<T>> call, CancellationToken cancellationToken)
-    {
-        ResilienceContext context = ResilienceContextPool.Shared.Get(operation, cancellationToken);
-        context.Properties.Set(IdempotentKey, idempotent);
-        int attempts = 0;
-        try
-        {
-            return await _retry.ExecuteAsync(async ctx => await call(++attempts, ctx.CancellationToken).ConfigureAwait(false), context).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (GcsErrors.IsStoreFailure(ex, cancellationToken))
-        {
-            throw Failure(operation, key, ex, attempts);
-        }
-        finally
-        {
-            ResilienceContextPool.Shared.Return(context);
-        }
-    }
-
-    private CheckpointStoreException Failure(string operation, string? key, Exception exception, int attempts)
-    {
-        if (GcsErrors.IsBucketNotFound(exception))
-        {
-            return BucketMissing(key, operation, exception);
-        }
-
-        string after = attempts > 1 ? string.Create(CultureInfo.InvariantCulture, $" after {attempts} attempts") : string.Empty;
-        if (attempts > 1)
-        {
-            Log.RetriesExhausted(_logger, operation, key, attempts, GcsErrors.Describe(exception));
-        }
-
-        string cause = exception is GoogleApiException ? GcsErrors.Describe(exception) : $"{BaseUri} could not be reached: {GcsErrors.Describe(exception)}";
-        string hint = GcsErrors.Is(exception, HttpStatusCode.Unauthorized) || GcsErrors.Is(exception, HttpStatusCode.Forbidden)
-            ? " Check the credentials (CredentialsFile or application default credentials) and their roles on the bucket (for example roles/storage.objectAdmin)."
-            : string.Empty;
-        return new CheckpointStoreException(GcsProviderName, key, $"{operation} failed{after}: {cause}{hint}", exception);
-    }
+    private CheckpointStoreException Failure(string operation, string? key, Exception exception, int attempts) =>
+        _calls.Failure(operation, key, exception, attempts);
 
     private CheckpointStoreException BucketMissing(string? key, string operation, Exception? exception)
     {
@@ -608,30 +482,4 @@ public sealed partial class GcsInputStateStore : IInputStateStore, IDisposable
             $"{operation} failed: the bucket \"{_bucket}\" does not exist at {BaseUri}. Create it, or set {GcsStoreOptions.SectionPath}:CreateBucketIfMissing to true (with {GcsStoreOptions.SectionPath}:ProjectId).",
             exception);
     }
-
-    private ResiliencePipeline BuildRetry(GcsStoreOptions options)
-    {
-        var builder = new ResiliencePipelineBuilder();
-        if (options.MaxRetryAttempts > 0)
-        {
-            builder.AddRetry(new RetryStrategyOptions
-            {
-                MaxRetryAttempts = options.MaxRetryAttempts,
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                Delay = options.RetryDelay,
-                MaxDelay = options.MaxRetryDelay,
-                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } ex && GcsErrors.IsTransient(ex, args.Context.Properties.GetValue(IdempotentKey, false))),
-                OnRetry = args =>
-                {
-                    Log.Retrying(_logger, args.Context.OperationKey ?? "a request", args.AttemptNumber + 1, options.MaxRetryAttempts, args.RetryDelay, GcsErrors.Describe(args.Outcome.Exception!));
-                    return default;
-                },
-            });
-        }
-
-        return builder.AddTimeout(options.AttemptTimeout).Build();
-    }
-
-    private static readonly ResiliencePropertyKey<bool> IdempotentKey = new("InputPipeline.Checkpointing.Gcs.Idempotent");
 }

@@ -55,6 +55,19 @@ internal static class GcsErrors
         _ => Innermost(exception).Message,
     };
 
+    /// <summary>Runs a write whose failed precondition (HTTP 412) means the write condition did not hold.</summary>
+    public static async Task<T> Conditional<T>(WriteCondition condition, string key, Func<Task<T>> call)
+    {
+        try
+        {
+            return await call().ConfigureAwait(false);
+        }
+        catch (GoogleApiException ex) when (ex.HttpStatusCode == HttpStatusCode.PreconditionFailed && condition.Kind != WriteConditionKind.None)
+        {
+            throw new CheckpointConflictException(GcsInputStateStore.GcsProviderName, key, condition, ex);
+        }
+    }
+
     private static string? Message(GoogleApiException exception) => exception.Error?.Message ?? exception.Message;
 
     private static Exception Innermost(Exception exception)

@@ -16,6 +16,15 @@ namespace InputPipeline.Checkpointing.Gcs.Internal;
 /// </summary>
 internal static class GcsMedia
 {
+    /// <summary>The content type of every object the store writes: <c>application/octet-stream</c>.</summary>
+    public const string OctetStream = "application/octet-stream";
+
+    /// <summary>Returns the version of an object the service answered a write with: its generation.</summary>
+    public static StoreVersion VersionOf(string key, Object written) =>
+        written.Generation is { } generation and > 0
+            ? new StoreVersion(generation.ToString(CultureInfo.InvariantCulture))
+            : throw new CheckpointStoreException(GcsInputStateStore.GcsProviderName, key, "writing failed: the service answered without the object's generation.");
+
     /// <summary>
     /// Sends a <c>GET … ?alt=media</c> from <paramref name="offset"/> and returns the content with the metadata of the
     /// generation it belongs to, <see langword="null"/> for a missing object, or <see cref="OffsetRead.Attempt.PastEnd"/>.
@@ -80,7 +89,7 @@ internal static class GcsMedia
     {
         using var json = new StringContent(client.Service.Serializer.Serialize(metadata), System.Text.Encoding.UTF8, "application/json");
         using var media = new StreamContent(body());
-        media.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        media.Headers.ContentType = new MediaTypeHeaderValue(OctetStream);
         using var content = new MultipartContent("related", "ipc_" + Guid.NewGuid().ToString("N")) { json, media };
         using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = content };
         using HttpResponseMessage response = await client.Service.HttpClient.SendAsync(request, cancellationToken).ConfigureAwait(false);
