@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
-using System.Runtime.ExceptionServices;
 using System.Text;
 using Azure;
 using Azure.Core;
@@ -50,8 +49,6 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
     /// <summary>The provider name, <c>AzureBlob</c>: the value of <see cref="ProviderName"/> and of <c>InputPipelineCheckpointing:Provider</c> that selects this store.</summary>
     public const string AzureBlobProviderName = "AzureBlob";
 
-    private const int MaxReadAttempts = 3;
-
     /// <summary>The most blocks a block blob may have: 50,000.</summary>
     private const int MaxBlockCount = 50_000;
 
@@ -68,7 +65,7 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
     private readonly int _listPageSize;
     private readonly string _location;
     private readonly ILogger _logger;
-    private volatile bool _containerEnsured;
+    private readonly OnceGate _containerReady;
 
     /// <summary>
     /// Creates a store from <paramref name="options"/>: a client from <see cref="AzureBlobStoreOptions.ConnectionString"/>
@@ -80,7 +77,7 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
     /// <exception cref="CheckpointOptionsException">An option is missing, out of range or inconsistent; the message names its configuration key.</exception>
     public AzureBlobInputStateStore(AzureBlobStoreOptions options, ILoggerFactory? loggerFactory = null)
-        : this(CreateContainerClient(options), options, loggerFactory)
+        : this(AzureClients.CreateContainerClient(options), options, loggerFactory)
     {
     }
 
@@ -95,7 +92,7 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
     /// <exception cref="ArgumentNullException"><paramref name="serviceClient"/> or <paramref name="options"/> is null.</exception>
     /// <exception cref="CheckpointOptionsException">An option is missing, out of range or inconsistent; the message names its configuration key.</exception>
     public AzureBlobInputStateStore(BlobServiceClient serviceClient, AzureBlobStoreOptions options, ILoggerFactory? loggerFactory = null)
-        : this(ContainerOf(serviceClient, options), options, loggerFactory)
+        : this(AzureClients.ContainerOf(serviceClient, options), options, loggerFactory)
     {
     }
 
@@ -121,7 +118,7 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
         }
 
         _container = containerClient;
-        _prefix = AzureBlobStoreOptions.NormalizePrefix(options.Prefix);
+        _prefix = StorePrefix.Normalize(options.Prefix);
         _createContainerIfMissing = options.CreateContainerIfMissing;
         _transfer = new StorageTransferOptions
         {
@@ -136,6 +133,7 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
         _listPageSize = options.ListPageSize;
         _location = containerClient.Uri.GetLeftPart(UriPartial.Path); // no query string: a SAS never appears in messages
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<AzureBlobInputStateStore>();
+        _containerReady = new OnceGate(CreateContainerIfMissingAsync);
     }
 
     /// <inheritdoc/>
@@ -148,41 +146,25 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
     /// <summary>Gets the normalised prefix of every blob name: empty, or ending with <c>/</c>.</summary>
     public string Prefix => _prefix;
 
-    /// <summary>
-    /// Writes <paramref name="content"/> to the blob of <paramref name="key"/> if <paramref name="condition"/> holds,
-    /// atomically: in one request, or as blocks committed at once with the condition.
-    /// </summary>
-    /// <param name="key">The object key; see <see cref="StoreKey.Validate(string, string)"/>.</param>
-    /// <param name="content">
-    /// The content, read once from its current position to its end; it may be non-seekable and of unknown length. The
-    /// blocks of a seekable stream are read straight from it (and read again for a retried block). The store does not dispose it.
-    /// </param>
-    /// <param name="condition">When the write may happen: always, only if the blob is absent (<c>If-None-Match: *</c>), or only if its ETag matches (<c>If-Match</c>).</param>
-    /// <param name="cancellationToken">Cancels the write; a cancelled write leaves no visible blob and keeps the previous one.</param>
-    /// <returns>The ETag of the blob written.</returns>
+    /// <inheritdoc/>
+    /// <remarks>
+    /// In one request, or as blocks committed at once with the condition. The blocks of a seekable stream are read
+    /// straight from it (and read again for a retried block); a non-seekable stream goes through the SDK's buffers.
+    /// The version is the blob's ETag.
+    /// </remarks>
     /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="content"/> is null.</exception>
-    /// <exception cref="ArgumentException"><paramref name="key"/> is not a valid key, <paramref name="content"/> is not readable, or <paramref name="condition"/> is not a valid condition.</exception>
     /// <exception cref="CheckpointConflictException">The condition did not hold (409 <c>BlobAlreadyExists</c>, 412 <c>ConditionNotMet</c>); nothing was written.</exception>
     /// <exception cref="CheckpointStoreException">The service is unreachable, refused the write, or failed after the retries; or the container does not exist and <see cref="AzureBlobStoreOptions.CreateContainerIfMissing"/> is off.</exception>
-    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async Task<StoreVersion> WriteAsync(string key, Stream content, WriteCondition condition, CancellationToken cancellationToken = default)
     {
-        BlobClient blob = GetBlob(key);
-        ArgumentNullException.ThrowIfNull(content);
-        if (!content.CanRead)
-        {
-            throw new ArgumentException("The content stream is not readable.", nameof(content));
-        }
-
+        StoreArguments.CheckWrite(key, content, condition, cancellationToken);
+        BlobClient blob = _container.GetBlobClient(_prefix + key);
         BlobRequestConditions? conditions = condition.Kind switch
         {
-            WriteConditionKind.None => null,
             WriteConditionKind.IfAbsent => new BlobRequestConditions { IfNoneMatch = ETag.All },
-            WriteConditionKind.IfVersionMatches when !string.IsNullOrEmpty(condition.Version?.Value) => new BlobRequestConditions { IfMatch = ToETag(condition.Version!.Value.Value) },
-            _ => throw new ArgumentException($"The write condition {condition} is not valid.", nameof(condition)),
+            WriteConditionKind.IfVersionMatches => new BlobRequestConditions { IfMatch = ToETag(condition.Version!.Value.Value) },
+            _ => null,
         };
-        cancellationToken.ThrowIfCancellationRequested();
-
         var options = new BlobUploadOptions
         {
             Conditions = conditions,
@@ -190,19 +172,16 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
             TransferValidation = _uploadValidation,
         };
         long? start = content.CanSeek ? content.Position : null;
-        if (_createContainerIfMissing && !_containerEnsured)
-        {
-            // Once per store: the content may be a pipe that cannot be read twice, so the container must exist first.
-            await EnsureContainerAsync("write", key, cancellationToken).ConfigureAwait(false);
-        }
 
+        // Once per store, before the content is read: it may be a pipe that cannot be read twice.
+        await EnsureContainerAsync("write", key, cancellationToken).ConfigureAwait(false);
         for (int attempt = 1; ; attempt++)
         {
             try
             {
                 if (content.CanSeek && content.Length - content.Position > _initialTransferSize)
                 {
-                    return await StageSeekableAsync(blob, content, conditions, cancellationToken).ConfigureAwait(false);
+                    return await StageSeekableAsync(key, blob, content, conditions, cancellationToken).ConfigureAwait(false);
                 }
 
                 Response<BlobContentInfo> response = await blob.UploadAsync(content, options, cancellationToken).ConfigureAwait(false);
@@ -211,6 +190,7 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
             catch (RequestFailedException ex) when (AzureErrors.IsContainerNotFound(ex) && _createContainerIfMissing && attempt == 1)
             {
                 // The container was deleted since it was ensured: create it again, and write again if the content can be rewound.
+                _containerReady.Reset();
                 await EnsureContainerAsync("write", key, cancellationToken).ConfigureAwait(false);
                 if (start is null)
                 {
@@ -234,95 +214,48 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
         }
     }
 
-    /// <summary>Opens the blob of <paramref name="key"/> for reading, from <paramref name="offset"/> to its end.</summary>
-    /// <param name="key">The object key.</param>
-    /// <param name="offset">The first byte to return; 0 (the default) reads the whole blob. An offset at or past the end yields empty content.</param>
-    /// <param name="cancellationToken">Cancels the request.</param>
-    /// <returns>
-    /// The content and the metadata of exactly the version streamed (its ETag, full length and modification time), or
-    /// <see langword="null"/> when the blob does not exist. A failure while the content is read surfaces as
-    /// <see cref="CheckpointStoreException"/>. The caller disposes the result, which releases the connection.
-    /// </returns>
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Streams the blob (from an offset with a <c>Range</c> request) and reports the ETag of exactly the content it
+    /// streams: if the connection breaks, the SDK resumes with <c>If-Match</c> on that ETag, and a blob replaced
+    /// meanwhile fails the read with <see cref="CheckpointStoreException"/> instead of mixing two versions.
+    /// </remarks>
     /// <exception cref="ArgumentNullException"><paramref name="key"/> is null.</exception>
-    /// <exception cref="ArgumentException"><paramref name="key"/> is not a valid key.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="offset"/> is negative.</exception>
     /// <exception cref="CheckpointStoreException">The service is unreachable, refused the read, or failed after the retries; or the container does not exist and <see cref="AzureBlobStoreOptions.CreateContainerIfMissing"/> is off.</exception>
-    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async Task<StoreReadResult?> ReadAsync(string key, long offset = 0, CancellationToken cancellationToken = default)
     {
-        BlobClient blob = GetBlob(key);
-        ArgumentOutOfRangeException.ThrowIfNegative(offset);
-        cancellationToken.ThrowIfCancellationRequested();
-        bool containerCreated = false;
-        for (int attempt = 1; ; attempt++)
-        {
-            try
-            {
-                (StoreReadResult? result, bool changed) = await ReadCoreAsync(blob, key, offset, cancellationToken).ConfigureAwait(false);
-                if (!changed)
-                {
-                    return result;
-                }
-
-                if (attempt >= MaxReadAttempts)
-                {
-                    throw new CheckpointStoreException(ProviderName, key, $"the blob in container \"{ContainerName}\" kept changing while it was read from offset {offset}.");
-                }
-
-                // The blob grew past the offset between the two requests: read again.
-            }
-            catch (RequestFailedException ex) when (AzureErrors.IsContainerNotFound(ex) && _createContainerIfMissing && !containerCreated)
-            {
-                await EnsureContainerAsync("read", key, cancellationToken).ConfigureAwait(false);
-                containerCreated = true;
-            }
-            catch (Exception ex) when (IsFailure(ex, cancellationToken))
-            {
-                throw Failure("read", key, ex, cancellationToken);
-            }
-        }
+        StoreArguments.CheckRead(key, offset, cancellationToken);
+        BlobClient blob = _container.GetBlobClient(_prefix + key);
+        return await RetryInNewContainerAsync("read", key, ct => OffsetRead.ReadAsync(ProviderName, key, offset, attemptToken => ReadOnceAsync(blob, key, offset, attemptToken), attemptToken => PropertiesAsync(blob, key, attemptToken), ct), cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Lists the blobs whose keys start with <paramref name="prefix"/>, paging through all of them (<see cref="AzureBlobStoreOptions.ListPageSize"/> per request).</summary>
-    /// <param name="prefix">A key prefix; the empty string lists every blob under <see cref="Prefix"/>.</param>
-    /// <param name="cancellationToken">Cancels the listing.</param>
-    /// <returns>The keys (without <see cref="Prefix"/>), lengths, ETags and modification times. Blobs whose names are not valid keys, and uncommitted blobs, are not listed.</returns>
+    /// <inheritdoc/>
+    /// <remarks>Pages through every blob (<see cref="AzureBlobStoreOptions.ListPageSize"/> per request); blobs whose names are not valid keys, and uncommitted blobs, are not listed.</remarks>
     /// <exception cref="ArgumentNullException"><paramref name="prefix"/> is null.</exception>
     /// <exception cref="CheckpointStoreException">The service is unreachable, refused the listing, or failed after the retries; or the container does not exist and <see cref="AzureBlobStoreOptions.CreateContainerIfMissing"/> is off.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public IAsyncEnumerable<StoreObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(prefix);
+        StoreArguments.CheckList(prefix);
         return ListCoreAsync(prefix, cancellationToken);
     }
 
-    /// <summary>Deletes the blob of <paramref name="key"/> (and its snapshots), optionally only if its ETag is <paramref name="ifVersion"/>.</summary>
-    /// <param name="key">The object key.</param>
-    /// <param name="ifVersion">When set, delete only if the blob's current ETag matches (<c>If-Match</c>); <see langword="null"/> (the default) deletes unconditionally.</param>
-    /// <param name="cancellationToken">Cancels the request.</param>
-    /// <returns><see langword="true"/> if a blob was deleted; <see langword="false"/> if it did not exist.</returns>
+    /// <inheritdoc/>
+    /// <remarks>Deletes the blob and its snapshots; a conditional delete sends <c>If-Match</c>.</remarks>
     /// <exception cref="ArgumentNullException"><paramref name="key"/> is null.</exception>
-    /// <exception cref="ArgumentException"><paramref name="key"/> is not a valid key.</exception>
     /// <exception cref="CheckpointConflictException">The blob exists but its ETag differs from <paramref name="ifVersion"/> (412).</exception>
     /// <exception cref="CheckpointStoreException">The service is unreachable, refused the delete, or failed after the retries; or the container does not exist and <see cref="AzureBlobStoreOptions.CreateContainerIfMissing"/> is off.</exception>
-    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async Task<bool> DeleteAsync(string key, StoreVersion? ifVersion = null, CancellationToken cancellationToken = default)
     {
-        BlobClient blob = GetBlob(key);
-        cancellationToken.ThrowIfCancellationRequested();
-        BlobRequestConditions? conditions = string.IsNullOrEmpty(ifVersion?.Value) ? null : new BlobRequestConditions { IfMatch = ToETag(ifVersion.Value.Value) };
-        bool containerCreated = false;
-        while (true)
+        StoreArguments.CheckDelete(key, ifVersion, cancellationToken);
+        BlobClient blob = _container.GetBlobClient(_prefix + key);
+        BlobRequestConditions? conditions = ifVersion is { } version ? new BlobRequestConditions { IfMatch = ToETag(version.Value) } : null;
+        return await RetryInNewContainerAsync("delete", key, async ct =>
         {
             try
             {
-                await blob.DeleteAsync(DeleteSnapshotsOption.IncludeSnapshots, conditions, cancellationToken).ConfigureAwait(false);
+                await blob.DeleteAsync(DeleteSnapshotsOption.IncludeSnapshots, conditions, ct).ConfigureAwait(false);
                 return true;
-            }
-            catch (RequestFailedException ex) when (AzureErrors.IsContainerNotFound(ex) && _createContainerIfMissing && !containerCreated)
-            {
-                await EnsureContainerAsync("delete", key, cancellationToken).ConfigureAwait(false);
-                containerCreated = true;
             }
             catch (RequestFailedException ex) when (AzureErrors.IsBlobNotFound(ex))
             {
@@ -331,37 +264,17 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
             catch (RequestFailedException ex) when (ex.Status == 412 && conditions is not null)
             {
                 // A failed If-Match: the blob has another ETag, or (on some servers) it does not exist at all.
-                if (!await ExistsAsync(blob, key, cancellationToken).ConfigureAwait(false))
-                {
-                    return false;
-                }
-
-                throw new CheckpointConflictException(ProviderName, key, WriteCondition.IfVersionMatches(ifVersion!.Value), ex);
+                return await PropertiesAsync(blob, key, ct).ConfigureAwait(false) is null
+                    ? false
+                    : throw new CheckpointConflictException(ProviderName, key, WriteCondition.IfVersionMatches(ifVersion!.Value), ex);
             }
-            catch (Exception ex) when (IsFailure(ex, cancellationToken))
-            {
-                throw Failure("delete", key, ex, cancellationToken);
-            }
-        }
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Returns a short description for messages: the provider, container and account endpoint (never a SAS).</summary>
     /// <returns>For example <c>AzureBlob store, container "checkpoints" at https://account.blob.core.windows.net/checkpoints, prefix "jobs/"</c>.</returns>
     public override string ToString() =>
         $"{ProviderName} store, container \"{ContainerName}\" at {_location}{(_prefix.Length == 0 ? string.Empty : $", prefix \"{_prefix}\"")}";
-
-    internal static BlobClientOptions CreateClientOptions(AzureBlobStoreOptions options)
-    {
-        var clientOptions = new BlobClientOptions();
-        clientOptions.Retry.Mode = RetryMode.Exponential;
-        clientOptions.Retry.MaxRetries = options.MaxRetries;
-        clientOptions.Retry.Delay = options.RetryDelay;
-        clientOptions.Retry.MaxDelay = options.MaxRetryDelay;
-        clientOptions.Retry.NetworkTimeout = options.NetworkTimeout;
-        clientOptions.TransferValidation.Upload.ChecksumAlgorithm = options.TransferChecksum;
-        clientOptions.TransferValidation.Download.ChecksumAlgorithm = StorageChecksumAlgorithm.None;
-        return clientOptions;
-    }
 
     /// <summary>Returns the id of block <paramref name="index"/> of an upload: the same length for every block, unique to the upload.</summary>
     private static string BlockId(string upload, long index) =>
@@ -373,115 +286,24 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
     /// sends it, with no copy), at most <see cref="AzureBlobStoreOptions.MaximumConcurrency"/> at a time; then commits
     /// them with <paramref name="conditions"/>. A failed block stops the others; nothing is visible before the commit.
     /// </summary>
-    private async Task<StoreVersion> StageSeekableAsync(BlobClient blob, Stream content, BlobRequestConditions? conditions, CancellationToken cancellationToken)
+    private async Task<StoreVersion> StageSeekableAsync(string key, BlobClient blob, Stream content, BlobRequestConditions? conditions, CancellationToken cancellationToken)
     {
-        long start = content.Position;
-        long length = content.Length - start;
-        long blockSize = _blockSize;
-        long blockCount = (length + blockSize - 1) / blockSize;
-        if (blockCount > MaxBlockCount)
+        long length = content.Length - content.Position;
+        if (ChunkedUpload.PartCount(length, _blockSize) > MaxBlockCount)
         {
-            throw new CheckpointStoreException(ProviderName, blob.Name[_prefix.Length..], $"the content ({length} bytes) needs more than {MaxBlockCount} blocks; raise {AzureBlobStoreOptions.SectionName}:MaximumTransferSize (now {blockSize} bytes).");
+            throw new CheckpointStoreException(ProviderName, key, $"the content ({length} bytes) needs more than {MaxBlockCount} blocks; raise {AzureBlobStoreOptions.SectionName}:MaximumTransferSize (now {_blockSize} bytes).");
         }
 
         BlockBlobClient blocks = _container.GetBlockBlobClient(blob.Name);
-        var source = new SeekableContent(content, start);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var inFlight = new Queue<Task>();
-        ExceptionDispatchInfo? failure = null;
         string upload = Guid.NewGuid().ToString("N");
-        string[] ids = new string[blockCount];
-        try
+        string[] ids = await ChunkedUpload.FromSeekableAsync(content, length, _blockSize, _maximumConcurrency, async (number, body, ct) =>
         {
-            for (long index = 0; index < blockCount; index++)
-            {
-                if (inFlight.Count == _maximumConcurrency)
-                {
-                    await inFlight.Dequeue().ConfigureAwait(false);
-                }
-
-                long offset = index * blockSize;
-                ids[index] = BlockId(upload, index);
-                inFlight.Enqueue(StageBlockAsync(blocks, ids[index], source.Window(offset, Math.Min(blockSize, length - offset))));
-            }
-
-            while (inFlight.Count > 0)
-            {
-                await inFlight.Dequeue().ConfigureAwait(false);
-            }
-        }
-        catch when (failure is not null)
-        {
-            // A block failed and stopped the others: report its failure, not their cancellation.
-            failure.Throw();
-        }
-        finally
-        {
-            await stop.CancelAsync().ConfigureAwait(false);
-            while (inFlight.TryDequeue(out Task? pending))
-            {
-                try
-                {
-                    await pending.ConfigureAwait(false); // let every request end before the content is given back
-                }
-#pragma warning disable CA1031 // The upload already fails for its own reason; this only waits for the other blocks.
-                catch (Exception)
-#pragma warning restore CA1031
-                {
-                }
-            }
-
-            source.Close();
-        }
-
+            string id = BlockId(upload, number - 1);
+            await blocks.StageBlockAsync(id, body, new BlockBlobStageBlockOptions { TransferValidation = _uploadValidation }, ct).ConfigureAwait(false);
+            return id;
+        }, cancellationToken).ConfigureAwait(false);
         Response<BlobContentInfo> committed = await blocks.CommitBlockListAsync(ids, new CommitBlockListOptions { Conditions = conditions }, cancellationToken).ConfigureAwait(false);
         return ToVersion(committed.Value.ETag);
-
-        async Task StageBlockAsync(BlockBlobClient client, string id, Stream body)
-        {
-            try
-            {
-                using (body)
-                {
-                    await client.StageBlockAsync(id, body, new BlockBlobStageBlockOptions { TransferValidation = _uploadValidation }, stop.Token).ConfigureAwait(false);
-                }
-            }
-            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
-            {
-                Interlocked.CompareExchange(ref failure, ExceptionDispatchInfo.Capture(ex), null);
-                await stop.CancelAsync().ConfigureAwait(false);
-                throw;
-            }
-        }
-    }
-
-    private static BlobContainerClient CreateContainerClient(AzureBlobStoreOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        AzureBlobStoreOptionsValidator.ThrowIfInvalid(options, connectionRequired: true);
-        BlobClientOptions clientOptions = CreateClientOptions(options);
-        if (!string.IsNullOrWhiteSpace(options.ConnectionString))
-        {
-            return new BlobServiceClient(options.ConnectionString, clientOptions).GetBlobContainerClient(options.Container);
-        }
-
-        Uri uri = options.ServiceUri!;
-        bool sas = AzureBlobStoreOptions.HasSas(uri);
-        if (!string.IsNullOrEmpty(new BlobUriBuilder(uri).BlobContainerName))
-        {
-            return sas ? new BlobContainerClient(uri, clientOptions) : new BlobContainerClient(uri, new DefaultAzureCredential(), clientOptions);
-        }
-
-        BlobServiceClient service = sas ? new BlobServiceClient(uri, clientOptions) : new BlobServiceClient(uri, new DefaultAzureCredential(), clientOptions);
-        return service.GetBlobContainerClient(options.Container);
-    }
-
-    private static BlobContainerClient ContainerOf(BlobServiceClient serviceClient, AzureBlobStoreOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(serviceClient);
-        ArgumentNullException.ThrowIfNull(options);
-        AzureBlobStoreOptionsValidator.ThrowIfInvalid(options, connectionRequired: false);
-        return serviceClient.GetBlobContainerClient(options.Container);
     }
 
     private static StoreVersion ToVersion(ETag etag)
@@ -496,13 +318,28 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
     private static bool IsFailure(Exception ex, CancellationToken cancellationToken) =>
         AzureErrors.IsStoreFailure(ex) && !(ex is OperationCanceledException && cancellationToken.IsCancellationRequested);
 
-    private BlobClient GetBlob(string key)
+    /// <summary>Runs <paramref name="call"/>; a missing container is created (when allowed) and the call run again once.</summary>
+    private async Task<T> RetryInNewContainerAsync<T>(string operation, string key, Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken)
     {
-        StoreKey.Validate(key, nameof(key));
-        return _container.GetBlobClient(_prefix + key);
+        for (bool created = false; ; created = true)
+        {
+            try
+            {
+                return await call(cancellationToken).ConfigureAwait(false);
+            }
+            catch (RequestFailedException ex) when (AzureErrors.IsContainerNotFound(ex) && _createContainerIfMissing && !created)
+            {
+                _containerReady.Reset();
+                await EnsureContainerAsync(operation, key, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsFailure(ex, cancellationToken))
+            {
+                throw Failure(operation, key, ex, cancellationToken);
+            }
+        }
     }
 
-    private async Task<(StoreReadResult? Result, bool Changed)> ReadCoreAsync(BlobClient blob, string key, long offset, CancellationToken cancellationToken)
+    private async Task<OffsetRead.Attempt> ReadOnceAsync(BlobClient blob, string key, long offset, CancellationToken cancellationToken)
     {
         try
         {
@@ -514,45 +351,33 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
             };
             Response<BlobDownloadStreamingResult> response = await blob.DownloadStreamingAsync(options, cancellationToken).ConfigureAwait(false);
             BlobDownloadDetails details = response.Value.Details;
-            var info = new StoreObjectInfo(key, TotalLength(details), ToVersion(details.ETag), details.LastModified);
-            var content = new TranslatingReadStream(response.Value.Content, ex => StoreFailure("read", key, ex));
-            return (new StoreReadResult(content, info, offset), false);
+            long length = ContentRange.TotalLength(details.ContentRange, details.ContentLength);
+            var info = new StoreObjectInfo(key, length, ToVersion(details.ETag), details.LastModified);
+            var content = new TranslatingReadStream(response.Value.Content, Math.Max(0, length - offset), AzureErrors.IsStoreFailure, ex => StoreFailure("read", key, ex));
+            return OffsetRead.Attempt.Found(new StoreReadResult(content, info, offset));
         }
         catch (RequestFailedException ex) when (AzureErrors.IsBlobNotFound(ex))
         {
-            return (null, false);
+            return OffsetRead.Attempt.Found(null);
         }
         catch (RequestFailedException ex) when (ex.Status == 416 && offset > 0)
         {
-            // The offset is at or past the end: report the blob's metadata with empty content.
-            BlobProperties properties;
-            try
-            {
-                properties = (await blob.GetPropertiesAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).Value;
-            }
-            catch (RequestFailedException missing) when (AzureErrors.IsBlobNotFound(missing))
-            {
-                return (null, false);
-            }
-
-            if (properties.ContentLength > offset)
-            {
-                return (null, true);
-            }
-
-            var info = new StoreObjectInfo(key, properties.ContentLength, ToVersion(properties.ETag), properties.LastModified);
-            return (new StoreReadResult(new MemoryStream([], writable: false), info, offset), false);
+            return OffsetRead.Attempt.PastEnd;
         }
     }
 
-    private static long TotalLength(BlobDownloadDetails details)
+    /// <summary>Returns the blob's metadata, or <see langword="null"/> when it does not exist.</summary>
+    private static async Task<StoreObjectInfo?> PropertiesAsync(BlobClient blob, string key, CancellationToken cancellationToken)
     {
-        // A ranged response says "bytes first-last/total"; a whole one has the full Content-Length.
-        string? range = details.ContentRange;
-        int slash = range?.LastIndexOf('/') ?? -1;
-        return slash >= 0 && long.TryParse(range.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out long total)
-            ? total
-            : details.ContentLength;
+        try
+        {
+            BlobProperties properties = (await blob.GetPropertiesAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).Value;
+            return new StoreObjectInfo(key, properties.ContentLength, ToVersion(properties.ETag), properties.LastModified);
+        }
+        catch (RequestFailedException ex) when (AzureErrors.IsBlobNotFound(ex))
+        {
+            return null;
+        }
     }
 
     private async IAsyncEnumerable<StoreObjectInfo> ListCoreAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -575,6 +400,7 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
                 catch (RequestFailedException ex) when (AzureErrors.IsContainerNotFound(ex) && _createContainerIfMissing)
                 {
                     // A container created now is empty: there is nothing to list.
+                    _containerReady.Reset();
                     await EnsureContainerAsync("list", null, cancellationToken).ConfigureAwait(false);
                     yield break;
                 }
@@ -611,45 +437,39 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
         }
     }
 
-    private async Task<bool> ExistsAsync(BlobClient blob, string key, CancellationToken cancellationToken)
+    /// <summary>Makes sure of the container once per store (again after it was found gone), when allowed to create it.</summary>
+    private async Task EnsureContainerAsync(string operation, string? key, CancellationToken cancellationToken)
     {
+        if (!_createContainerIfMissing)
+        {
+            return;
+        }
+
         try
         {
-            await blob.GetPropertiesAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-            return true;
-        }
-        catch (RequestFailedException ex) when (AzureErrors.IsBlobNotFound(ex))
-        {
-            return false;
+            await _containerReady.EnsureAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsFailure(ex, cancellationToken))
         {
-            throw Failure("delete", key, ex, cancellationToken);
+            throw Failure($"{operation} (creating the missing container)", key, ex, cancellationToken);
         }
     }
 
-    private async Task EnsureContainerAsync(string operation, string? key, CancellationToken cancellationToken)
+    private async Task CreateContainerIfMissingAsync()
     {
         try
         {
-            Response<BlobContainerInfo>? created = await _container.CreateIfNotExistsAsync(PublicAccessType.None, metadata: null, cancellationToken).ConfigureAwait(false);
-            if (created is not null)
+            // Shared by every caller, so not cancellable by one of them; a failure is tried again by the next call.
+            if (await _container.CreateIfNotExistsAsync(PublicAccessType.None, metadata: null, CancellationToken.None).ConfigureAwait(false) is not null)
             {
                 Log.ContainerCreated(_logger, ContainerName, _location);
             }
-
-            _containerEnsured = true;
         }
         catch (RequestFailedException ex) when (ex.Status == 403)
         {
             // A container SAS (or a role without container rights) cannot create containers: go on, and let the
             // request itself tell whether the container exists.
             Log.ContainerNotCreated(_logger, ContainerName, _location, AzureErrors.Describe(ex));
-            _containerEnsured = true;
-        }
-        catch (Exception ex) when (IsFailure(ex, cancellationToken))
-        {
-            throw Failure($"{operation} (creating the missing container)", key, ex, cancellationToken);
         }
     }
 

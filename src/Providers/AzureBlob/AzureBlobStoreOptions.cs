@@ -251,11 +251,4 @@ public sealed class AzureBlobStoreOptions
         string query = uri.IsAbsoluteUri ? uri.Query : string.Empty;
         return query.TrimStart('?').Split('&').Any(p => p.StartsWith("sig=", StringComparison.OrdinalIgnoreCase));
     }
-
-    /// <summary>Returns the normalised prefix: no leading <c>/</c>, and a trailing <c>/</c> unless empty.</summary>
-    internal static string NormalizePrefix(string? prefix)
-    {
-        string trimmed = (prefix ?? string.Empty).TrimStart('/');
-        return trimmed.Length == 0 || trimmed.EndsWith('/') ? trimmed : trimmed + "/";
-    }
 }

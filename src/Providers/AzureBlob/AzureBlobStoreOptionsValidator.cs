@@ -1,3 +1,4 @@
+using InputPipeline.Checkpointing.Providers.Internal;
 using Azure.Storage.Blobs;
 using InputPipeline.Checkpointing.AzureBlob.Internal;
 using Microsoft.Extensions.DependencyInjection;
@@ -178,19 +179,9 @@ public sealed class AzureBlobStoreOptionsValidator : IValidateOptions<AzureBlobS
 
     private static void ValidatePrefix(string? prefix, List<(string Key, string Message)> failures)
     {
-        string normalized = AzureBlobStoreOptions.NormalizePrefix(prefix);
-        if (normalized.Length == 0)
+        if (StorePrefix.Problem(prefix, AzureBlobStoreOptions.MaxPrefixLength, utf8Bytes: false) is { } problem)
         {
-            return;
-        }
-
-        if (normalized.Length > AzureBlobStoreOptions.MaxPrefixLength)
-        {
-            failures.Add((Key("Prefix"), $"must be at most {AzureBlobStoreOptions.MaxPrefixLength} characters; it is {normalized.Length}."));
-        }
-        else if (!StoreKey.IsValid(normalized[..^1]))
-        {
-            failures.Add((Key("Prefix"), $"\"{prefix}\" is not a valid prefix: it must be '/'-separated segments, none empty, '.' or '..', without backslashes or control characters."));
+            failures.Add((Key("Prefix"), problem));
         }
     }
 }

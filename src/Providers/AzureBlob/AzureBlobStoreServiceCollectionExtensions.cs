@@ -1,9 +1,8 @@
 using Azure.Storage.Blobs;
 using InputPipeline.Checkpointing;
 using InputPipeline.Checkpointing.AzureBlob;
-using Microsoft.Extensions.DependencyInjection.Extensions;
+using InputPipeline.Checkpointing.Providers.Internal;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -23,37 +22,14 @@ public static class AzureBlobStoreServiceCollectionExtensions
     /// <param name="configure">Further configures the options, after binding; <see langword="null"/> (the default) for none.</param>
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is null.</exception>
-    public static IInputPipelineCheckpointingBuilder AddAzureBlobStore(this IInputPipelineCheckpointingBuilder builder, Action<AzureBlobStoreOptions>? configure = null)
+    public static IInputPipelineCheckpointingBuilder AddAzureBlobStore(this IInputPipelineCheckpointingBuilder builder, Action<AzureBlobStoreOptions>? configure = null) =>
+        StoreRegistration.Add<AzureBlobStoreOptions, AzureBlobStoreOptionsValidator>(builder, AzureBlobInputStateStore.AzureBlobProviderName, (options, section) => options.Bind(section), configure, CreateStore);
+
+    private static AzureBlobInputStateStore CreateStore(IServiceProvider services, AzureBlobStoreOptions options)
     {
-        ArgumentNullException.ThrowIfNull(builder);
-        OptionsBuilder<AzureBlobStoreOptions> options = builder.Services.AddOptions<AzureBlobStoreOptions>();
-        if (builder.Configuration is { } configuration && !builder.Services.Any(d => d.ServiceType == typeof(AzureBlobStoreOptionsBound)))
-        {
-            options.Bind(configuration.GetSection(AzureBlobInputStateStore.AzureBlobProviderName));
-            builder.Services.AddSingleton<AzureBlobStoreOptionsBound>();
-        }
-
-        if (configure is not null)
-        {
-            options.Configure(configure);
-        }
-
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AzureBlobStoreOptions>, AzureBlobStoreOptionsValidator>());
-        return builder.AddStore(
-            AzureBlobInputStateStore.AzureBlobProviderName,
-            CreateStore,
-            InputStateStoreRegistration.ValidateOptions<AzureBlobStoreOptions>());
-    }
-
-    private static AzureBlobInputStateStore CreateStore(IServiceProvider services)
-    {
-        AzureBlobStoreOptions options = services.GetRequiredService<IOptions<AzureBlobStoreOptions>>().Value;
         ILoggerFactory? loggerFactory = services.GetService<ILoggerFactory>();
         return services.GetKeyedService<BlobServiceClient>(AzureBlobStoreOptions.ClientServiceKey) is { } client
             ? new AzureBlobInputStateStore(client, options, loggerFactory)
             : new AzureBlobInputStateStore(options, loggerFactory);
     }
-
-    /// <summary>Marks that the configuration was bound once, so a second call does not bind it twice.</summary>
-    private sealed class AzureBlobStoreOptionsBound;
 }

@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using InputPipeline.Checkpointing.Local.Internal;
+using InputPipeline.Checkpointing.Providers.Internal;
 using Microsoft.Win32.SafeHandles;
 
 namespace InputPipeline.Checkpointing.Local;
@@ -106,36 +107,16 @@ public sealed class LocalInputStateStore : IInputStateStore
     /// <summary>Gets the number of create-only writes whose files are not flushed to disk yet.</summary>
     internal int UnflushedCount => _unflushed.Count;
 
-    /// <summary>
-    /// Writes <paramref name="content"/> to <paramref name="key"/> if <paramref name="condition"/> holds, atomically:
-    /// a reader sees either the previous object or the whole new one, never a part of it, even if the process is
-    /// killed during the write.
-    /// </summary>
-    /// <param name="key">The object key; see <see cref="StoreKey.Validate(string, string)"/>. Its first segment must not start with <see cref="ReservedPrefix"/>.</param>
-    /// <param name="content">The content, read once from its current position to its end. The store does not dispose it.</param>
-    /// <param name="condition">When the write may happen: always, only if the key is absent, or only if its version matches.</param>
-    /// <param name="cancellationToken">Cancels the write; a cancelled write deletes its temp file and leaves no visible object.</param>
-    /// <returns>The version of the object written.</returns>
+    /// <inheritdoc/>
+    /// <remarks>Atomic even if the process is killed during the write; a cancelled write deletes its temp file. A key whose first segment starts with <see cref="ReservedPrefix"/> is rejected.</remarks>
     /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="content"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="key"/> is not a valid key or is reserved, <paramref name="content"/> is not readable, or <paramref name="condition"/> is not a valid condition.</exception>
-    /// <exception cref="CheckpointConflictException">The condition did not hold; nothing was written.</exception>
     /// <exception cref="CheckpointStoreException">The file system refused the write (permissions, disk full, a directory in the way, a name too long), or the key's lock was not obtained within <see cref="LocalStoreOptions.LockTimeout"/>.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async Task<StoreVersion> WriteAsync(string key, Stream content, WriteCondition condition, CancellationToken cancellationToken = default)
     {
+        StoreArguments.CheckWrite(key, content, condition, cancellationToken);
         string path = ResolvePath(key);
-        ArgumentNullException.ThrowIfNull(content);
-        if (!content.CanRead)
-        {
-            throw new ArgumentException("The content stream is not readable.", nameof(content));
-        }
-
-        if (condition.Kind == WriteConditionKind.IfVersionMatches && string.IsNullOrEmpty(condition.Version?.Value))
-        {
-            throw new ArgumentException("A compare-and-swap condition needs a version.", nameof(condition));
-        }
-
-        cancellationToken.ThrowIfCancellationRequested();
         string directory = Path.GetDirectoryName(path)!;
         bool deferFlush = _deferCreateOnlyFlush && condition.Kind == WriteConditionKind.IfAbsent;
         string? tempPath = null;
@@ -189,28 +170,20 @@ public sealed class LocalInputStateStore : IInputStateStore
         }
     }
 
-    /// <summary>Opens <paramref name="key"/> for reading, from <paramref name="offset"/> to its end.</summary>
-    /// <param name="key">The object key.</param>
-    /// <param name="offset">The first byte to return; 0 (the default) reads the whole object. An offset at or past the end yields empty content.</param>
-    /// <param name="cancellationToken">Cancels the request.</param>
-    /// <returns>
-    /// The content and the metadata of the file actually opened, or <see langword="null"/> when the key does not exist.
-    /// The open content keeps reading the same file even if the key is replaced or deleted meanwhile. The caller
-    /// disposes the result.
-    /// </returns>
+    /// <inheritdoc/>
+    /// <remarks>The open content keeps reading the file actually opened, even if the key is replaced or deleted meanwhile.</remarks>
     /// <exception cref="ArgumentNullException"><paramref name="key"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="key"/> is not a valid key or is reserved.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="offset"/> is negative.</exception>
     /// <exception cref="CheckpointStoreException">The file system refused the read.</exception>
-    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public Task<StoreReadResult?> ReadAsync(string key, long offset = 0, CancellationToken cancellationToken = default)
     {
-        string path = ResolvePath(key);
-        ArgumentOutOfRangeException.ThrowIfNegative(offset);
         if (cancellationToken.IsCancellationRequested)
         {
             return Task.FromCanceled<StoreReadResult?>(cancellationToken);
         }
+
+        StoreArguments.CheckRead(key, offset, cancellationToken);
+        string path = ResolvePath(key);
 
         SafeFileHandle handle;
         try
@@ -258,38 +231,25 @@ public sealed class LocalInputStateStore : IInputStateStore
         }
     }
 
-    /// <summary>Lists the objects whose keys start with <paramref name="prefix"/> (ordinal comparison), in no particular order.</summary>
-    /// <param name="prefix">A key prefix; the empty string lists every object under the root. Only the directories that can hold matching keys are visited.</param>
-    /// <param name="cancellationToken">Cancels the listing.</param>
-    /// <returns>The objects' keys, lengths, versions and modification times. The store's internal folders and files whose names are not valid keys are never listed.</returns>
+    /// <inheritdoc/>
+    /// <remarks>Only the directories that can hold matching keys are visited; the store's internal folders and files whose names are not valid keys are never listed.</remarks>
     /// <exception cref="ArgumentNullException"><paramref name="prefix"/> is null.</exception>
     /// <exception cref="CheckpointStoreException">The file system refused the listing.</exception>
-    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public IAsyncEnumerable<StoreObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(prefix);
+        StoreArguments.CheckList(prefix);
         return ListCoreAsync(prefix, cancellationToken);
     }
 
-    /// <summary>Deletes <paramref name="key"/>, optionally only if its version is <paramref name="ifVersion"/>.</summary>
-    /// <param name="key">The object key.</param>
-    /// <param name="ifVersion">When set, delete only if the object's current version matches; <see langword="null"/> (the default) deletes unconditionally.</param>
-    /// <param name="cancellationToken">Cancels the request.</param>
-    /// <returns><see langword="true"/> if an object was deleted; <see langword="false"/> if the key did not exist.</returns>
+    /// <inheritdoc/>
+    /// <remarks>Directories left empty by the delete are removed.</remarks>
     /// <exception cref="ArgumentNullException"><paramref name="key"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="key"/> is not a valid key or is reserved, or <paramref name="ifVersion"/> is an empty version.</exception>
-    /// <exception cref="CheckpointConflictException">The object exists but its version differs from <paramref name="ifVersion"/>.</exception>
     /// <exception cref="CheckpointStoreException">The file system refused the delete, or the key's lock was not obtained within <see cref="LocalStoreOptions.LockTimeout"/>.</exception>
-    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async Task<bool> DeleteAsync(string key, StoreVersion? ifVersion = null, CancellationToken cancellationToken = default)
     {
+        StoreArguments.CheckDelete(key, ifVersion, cancellationToken);
         string path = ResolvePath(key);
-        if (ifVersion is { } required && string.IsNullOrEmpty(required.Value))
-        {
-            throw new ArgumentException("The version is empty.", nameof(ifVersion));
-        }
-
-        cancellationToken.ThrowIfCancellationRequested();
         try
         {
             if (!File.Exists(path))

@@ -1,6 +1,6 @@
 using InputPipeline.Checkpointing;
 using InputPipeline.Checkpointing.Local;
-using Microsoft.Extensions.DependencyInjection.Extensions;
+using InputPipeline.Checkpointing.Providers.Internal;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -18,30 +18,8 @@ public static class LocalStoreServiceCollectionExtensions
     /// <param name="configure">Further configures the options, after binding; <see langword="null"/> (the default) for none.</param>
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is null.</exception>
-    public static IInputPipelineCheckpointingBuilder AddLocalStore(this IInputPipelineCheckpointingBuilder builder, Action<LocalStoreOptions>? configure = null)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        OptionsBuilder<LocalStoreOptions> options = builder.Services.AddOptions<LocalStoreOptions>();
-        if (builder.Configuration is { } configuration && !builder.Services.Any(d => d.ServiceType == typeof(LocalStoreOptionsBound)))
-        {
-            options.Bind(configuration.GetSection(LocalInputStateStore.LocalProviderName));
-            builder.Services.AddSingleton<LocalStoreOptionsBound>();
-        }
-
-        if (configure is not null)
-        {
-            options.Configure(configure);
-        }
-
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LocalStoreOptions>, LocalStoreOptionsValidator>());
-        return builder.AddStore(
-            LocalInputStateStore.LocalProviderName,
-            sp => new LocalInputStateStore(sp.GetRequiredService<IOptions<LocalStoreOptions>>().Value),
-            InputStateStoreRegistration.ValidateOptions<LocalStoreOptions>());
-    }
-
-    /// <summary>Marks that the configuration was bound once, so a second call does not bind it twice.</summary>
-    private sealed class LocalStoreOptionsBound;
+    public static IInputPipelineCheckpointingBuilder AddLocalStore(this IInputPipelineCheckpointingBuilder builder, Action<LocalStoreOptions>? configure = null) =>
+        StoreRegistration.Add<LocalStoreOptions, LocalStoreOptionsValidator>(builder, LocalInputStateStore.LocalProviderName, (options, section) => options.Bind(section), configure, (_, options) => new LocalInputStateStore(options));
 }
 
 /// <summary>Validates <see cref="LocalStoreOptions"/> on start; the failure message names the configuration key.</summary>
