@@ -152,7 +152,6 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
     /// straight from it (and read again for a retried block); a non-seekable stream goes through the SDK's buffers.
     /// The version is the blob's ETag.
     /// </remarks>
-    /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="content"/> is null.</exception>
     /// <exception cref="CheckpointConflictException">The condition did not hold (409 <c>BlobAlreadyExists</c>, 412 <c>ConditionNotMet</c>); nothing was written.</exception>
     /// <exception cref="CheckpointStoreException">The service is unreachable, refused the write, or failed after the retries; or the container does not exist and <see cref="AzureBlobStoreOptions.CreateContainerIfMissing"/> is off.</exception>
     public async Task<StoreVersion> WriteAsync(string key, Stream content, WriteCondition condition, CancellationToken cancellationToken = default)
@@ -220,7 +219,6 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
     /// streams: if the connection breaks, the SDK resumes with <c>If-Match</c> on that ETag, and a blob replaced
     /// meanwhile fails the read with <see cref="CheckpointStoreException"/> instead of mixing two versions.
     /// </remarks>
-    /// <exception cref="ArgumentNullException"><paramref name="key"/> is null.</exception>
     /// <exception cref="CheckpointStoreException">The service is unreachable, refused the read, or failed after the retries; or the container does not exist and <see cref="AzureBlobStoreOptions.CreateContainerIfMissing"/> is off.</exception>
     public async Task<StoreReadResult?> ReadAsync(string key, long offset = 0, CancellationToken cancellationToken = default)
     {
@@ -231,18 +229,13 @@ public sealed partial class AzureBlobInputStateStore : IInputStateStore
 
     /// <inheritdoc/>
     /// <remarks>Pages through every blob (<see cref="AzureBlobStoreOptions.ListPageSize"/> per request); blobs whose names are not valid keys, and uncommitted blobs, are not listed.</remarks>
-    /// <exception cref="ArgumentNullException"><paramref name="prefix"/> is null.</exception>
     /// <exception cref="CheckpointStoreException">The service is unreachable, refused the listing, or failed after the retries; or the container does not exist and <see cref="AzureBlobStoreOptions.CreateContainerIfMissing"/> is off.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    public IAsyncEnumerable<StoreObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken = default)
-    {
-        StoreArguments.CheckList(prefix);
-        return ListCoreAsync(prefix, cancellationToken);
-    }
+    public IAsyncEnumerable<StoreObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken = default) =>
+        ListCoreAsync(StoreArguments.CheckList(prefix), cancellationToken);
 
     /// <inheritdoc/>
     /// <remarks>Deletes the blob and its snapshots; a conditional delete sends <c>If-Match</c>.</remarks>
-    /// <exception cref="ArgumentNullException"><paramref name="key"/> is null.</exception>
     /// <exception cref="CheckpointConflictException">The blob exists but its ETag differs from <paramref name="ifVersion"/> (412).</exception>
     /// <exception cref="CheckpointStoreException">The service is unreachable, refused the delete, or failed after the retries; or the container does not exist and <see cref="AzureBlobStoreOptions.CreateContainerIfMissing"/> is off.</exception>
     public async Task<bool> DeleteAsync(string key, StoreVersion? ifVersion = null, CancellationToken cancellationToken = default)

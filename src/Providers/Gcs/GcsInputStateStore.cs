@@ -1,12 +1,6 @@
-using System.Globalization;
-using System.Net;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
-using Google;
 using Google.Apis.Auth.OAuth2;
-using Google.Cloud.Storage.V1;
-using InputPipeline.Checkpointing.Gcs.Internal;
-using InputPipeline.Checkpointing.Providers.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Object = Google.Apis.Storage.v1.Data.Object;
@@ -164,7 +158,6 @@ public sealed class GcsInputStateStore : IInputStateStore, IDisposable
     /// (and read again for a retry); other content up to it is buffered first; longer content goes through a resumable
     /// session. A cancelled write cancels its session and leaves no new object.
     /// </remarks>
-    /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="content"/> is null.</exception>
     /// <exception cref="CheckpointConflictException">The condition did not hold (HTTP 412); nothing was written. Also what a retried create-only write reports when its first attempt landed.</exception>
     /// <exception cref="CheckpointStoreException">The bucket does not exist, the credentials were refused or could not be loaded, the service failed after the retries, or it could not be reached.</exception>
     public async Task<StoreVersion> WriteAsync(string key, Stream content, WriteCondition condition, CancellationToken cancellationToken = default)
@@ -217,7 +210,6 @@ public sealed class GcsInputStateStore : IInputStateStore, IDisposable
     /// One <c>GET</c> (<c>alt=media</c>, with <c>Range: bytes=&lt;offset&gt;-</c> past 0); the metadata is that of exactly
     /// the generation returned. A failure while the content is read surfaces as <see cref="CheckpointStoreException"/>.
     /// </remarks>
-    /// <exception cref="ArgumentNullException"><paramref name="key"/> is null.</exception>
     /// <exception cref="CheckpointStoreException">The bucket does not exist, the credentials were refused or could not be loaded, the service failed after the retries, or it could not be reached.</exception>
     public async Task<StoreReadResult?> ReadAsync(string key, long offset = 0, CancellationToken cancellationToken = default)
     {
@@ -237,17 +229,12 @@ public sealed class GcsInputStateStore : IInputStateStore, IDisposable
 
     /// <inheritdoc/>
     /// <remarks>Pages through every object (1,000 per request); names under <see cref="Prefix"/> that are not valid keys are skipped.</remarks>
-    /// <exception cref="ArgumentNullException"><paramref name="prefix"/> is null.</exception>
     /// <exception cref="CheckpointStoreException">The bucket does not exist, the credentials were refused or could not be loaded, the service failed after the retries, or it could not be reached.</exception>
-    public IAsyncEnumerable<StoreObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken = default)
-    {
-        StoreArguments.CheckList(prefix);
-        return ListCoreAsync(prefix, cancellationToken);
-    }
+    public IAsyncEnumerable<StoreObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken = default) =>
+        ListCoreAsync(StoreArguments.CheckList(prefix), cancellationToken);
 
     /// <inheritdoc/>
     /// <remarks>A retried conditional delete that finds the object gone (its first attempt deleted it, and the answer was lost) reports <see langword="true"/>.</remarks>
-    /// <exception cref="ArgumentNullException"><paramref name="key"/> is null.</exception>
     /// <exception cref="CheckpointConflictException">The object exists but its generation differs from <paramref name="ifVersion"/> (HTTP 412).</exception>
     /// <exception cref="CheckpointStoreException">The bucket does not exist, the credentials were refused or could not be loaded, the service failed after the retries, or it could not be reached.</exception>
     public async Task<bool> DeleteAsync(string key, StoreVersion? ifVersion = null, CancellationToken cancellationToken = default)

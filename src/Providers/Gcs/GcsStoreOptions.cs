@@ -1,7 +1,5 @@
 using System.ComponentModel.DataAnnotations;
-using System.Globalization;
 using System.Text;
-using InputPipeline.Checkpointing.Providers.Internal;
 
 namespace InputPipeline.Checkpointing.Gcs;
 
@@ -21,42 +19,6 @@ public sealed class GcsStoreOptions
 
     /// <summary>The default endpoint: <c>https://storage.googleapis.com/</c>.</summary>
     public const string DefaultBaseUri = "https://storage.googleapis.com/";
-
-    /// <summary>The unit of resumable upload chunks that Cloud Storage requires: 256 KiB (262,144 bytes).</summary>
-    public const int ChunkGranularity = 256 * 1024;
-
-    /// <summary>The default size of a resumable upload's chunks: 8 MiB.</summary>
-    public const int DefaultChunkSize = 8 * 1024 * 1024;
-
-    /// <summary>The largest <see cref="ChunkSize"/> accepted: 256 MiB.</summary>
-    public const int MaxChunkSize = 256 * 1024 * 1024;
-
-    /// <summary>The default size up to which content is uploaded in one request rather than in a resumable session: 8 MiB.</summary>
-    public const int DefaultResumableThreshold = 8 * 1024 * 1024;
-
-    /// <summary>The largest <see cref="ResumableThreshold"/> accepted: 256 MiB.</summary>
-    public const int MaxResumableThreshold = 256 * 1024 * 1024;
-
-    /// <summary>The default number of retries of a failed request (not counting the first attempt): 5.</summary>
-    public const int DefaultMaxRetryAttempts = 5;
-
-    /// <summary>The largest <see cref="MaxRetryAttempts"/> accepted: 50.</summary>
-    public const int MaxMaxRetryAttempts = 50;
-
-    /// <summary>The default delay before the first retry, doubled (with jitter) at each further retry: 1 second.</summary>
-    public static readonly TimeSpan DefaultRetryDelay = TimeSpan.FromSeconds(1);
-
-    /// <summary>The default longest delay between two retries: 32 seconds.</summary>
-    public static readonly TimeSpan DefaultMaxRetryDelay = TimeSpan.FromSeconds(32);
-
-    /// <summary>The default time one attempt of a request may take until the response headers arrive, and one read of a download may wait for data: 100 seconds.</summary>
-    public static readonly TimeSpan DefaultAttemptTimeout = TimeSpan.FromSeconds(100);
-
-    /// <summary>The shortest <see cref="AttemptTimeout"/> accepted: 10 milliseconds.</summary>
-    public static readonly TimeSpan MinAttemptTimeout = TimeSpan.FromMilliseconds(10);
-
-    /// <summary>The longest <see cref="AttemptTimeout"/>, <see cref="RetryDelay"/> and <see cref="MaxRetryDelay"/> accepted: one day.</summary>
-    public static readonly TimeSpan MaxTimeSpan = TimeSpan.FromDays(1);
 
     /// <summary>
     /// Gets or sets the bucket that holds the objects. Required: 3 to 222 characters of lowercase letters, digits,
@@ -113,6 +75,12 @@ public sealed class GcsStoreOptions
     /// </summary>
     public bool CreateBucketIfMissing { get; set; }
 
+    /// <summary>The default size up to which content is uploaded in one request rather than in a resumable session: 8 MiB.</summary>
+    public const int DefaultResumableThreshold = 8 * 1024 * 1024;
+
+    /// <summary>The largest <see cref="ResumableThreshold"/> accepted: 256 MiB.</summary>
+    public const int MaxResumableThreshold = 256 * 1024 * 1024;
+
     /// <summary>
     /// Gets or sets the largest content, in bytes, uploaded in one request (a <c>multipart</c> upload, one round trip);
     /// longer content goes through a resumable session of Google.Cloud.Storage.V1 (a request to start it, then one per
@@ -123,6 +91,15 @@ public sealed class GcsStoreOptions
     /// </summary>
     [Range(0, MaxResumableThreshold, ErrorMessage = "{0}: must be between {1} and {2}.")]
     public int ResumableThreshold { get; set; } = DefaultResumableThreshold;
+
+    /// <summary>The unit of resumable upload chunks that Cloud Storage requires: 256 KiB (262,144 bytes).</summary>
+    public const int ChunkGranularity = 256 * 1024;
+
+    /// <summary>The default size of a resumable upload's chunks: 8 MiB.</summary>
+    public const int DefaultChunkSize = 8 * 1024 * 1024;
+
+    /// <summary>The largest <see cref="ChunkSize"/> accepted: 256 MiB.</summary>
+    public const int MaxChunkSize = 256 * 1024 * 1024;
 
     /// <summary>
     /// Gets or sets the size, in bytes, of the chunks of a resumable upload, each read into one buffer the upload
@@ -144,6 +121,12 @@ public sealed class GcsStoreOptions
     /// </summary>
     public bool TransferValidation { get; set; }
 
+    /// <summary>The default number of retries of a failed request (not counting the first attempt): 5.</summary>
+    public const int DefaultMaxRetryAttempts = 5;
+
+    /// <summary>The largest <see cref="MaxRetryAttempts"/> accepted: 50.</summary>
+    public const int MaxMaxRetryAttempts = 50;
+
     /// <summary>
     /// Gets or sets how many times a request that failed transiently (HTTP 408, 429 or 5xx, a network error or an
     /// attempt timeout) is retried, with exponential backoff and jitter, before the call fails with
@@ -157,6 +140,12 @@ public sealed class GcsStoreOptions
     [Range(0, MaxMaxRetryAttempts, ErrorMessage = "{0}: must be between {1} and {2}.")]
     public int MaxRetryAttempts { get; set; } = DefaultMaxRetryAttempts;
 
+    /// <summary>The default delay before the first retry, doubled (with jitter) at each further retry: 1 second.</summary>
+    public static readonly TimeSpan DefaultRetryDelay = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest <see cref="AttemptTimeout"/>, <see cref="RetryDelay"/> and <see cref="MaxRetryDelay"/> accepted: one day.</summary>
+    public static readonly TimeSpan MaxTimeSpan = TimeSpan.FromDays(1);
+
     /// <summary>
     /// Gets or sets the delay before the first retry; each further retry doubles it (with jitter), up to
     /// <see cref="MaxRetryDelay"/>. A <c>Retry-After</c> the service sends is honoured, up to <see cref="MaxRetryDelay"/>.
@@ -164,8 +153,17 @@ public sealed class GcsStoreOptions
     /// </summary>
     public TimeSpan RetryDelay { get; set; } = DefaultRetryDelay;
 
+    /// <summary>The default longest delay between two retries: 32 seconds.</summary>
+    public static readonly TimeSpan DefaultMaxRetryDelay = TimeSpan.FromSeconds(32);
+
     /// <summary>Gets or sets the longest delay between two retries; at least <see cref="RetryDelay"/>. Default <see cref="DefaultMaxRetryDelay"/>.</summary>
     public TimeSpan MaxRetryDelay { get; set; } = DefaultMaxRetryDelay;
+
+    /// <summary>The default time one attempt of a request may take until the response headers arrive, and one read of a download may wait for data: 100 seconds.</summary>
+    public static readonly TimeSpan DefaultAttemptTimeout = TimeSpan.FromSeconds(100);
+
+    /// <summary>The shortest <see cref="AttemptTimeout"/> accepted: 10 milliseconds.</summary>
+    public static readonly TimeSpan MinAttemptTimeout = TimeSpan.FromMilliseconds(10);
 
     /// <summary>
     /// Gets or sets how long one attempt of a request may take, from the start of sending (an upload's body included)

@@ -1,7 +1,5 @@
 using System.ComponentModel.DataAnnotations;
-using System.Globalization;
 using System.Reflection;
-using InputPipeline.Checkpointing.Providers.Internal;
 using Microsoft.Extensions.Options;
 
 namespace InputPipeline.Checkpointing.Gcs;

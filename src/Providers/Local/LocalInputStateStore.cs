@@ -109,7 +109,6 @@ public sealed class LocalInputStateStore : IInputStateStore
 
     /// <inheritdoc/>
     /// <remarks>Atomic even if the process is killed during the write; a cancelled write deletes its temp file. A key whose first segment starts with <see cref="ReservedPrefix"/> is rejected.</remarks>
-    /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="content"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="key"/> is not a valid key or is reserved, <paramref name="content"/> is not readable, or <paramref name="condition"/> is not a valid condition.</exception>
     /// <exception cref="CheckpointStoreException">The file system refused the write (permissions, disk full, a directory in the way, a name too long), or the key's lock was not obtained within <see cref="LocalStoreOptions.LockTimeout"/>.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
@@ -172,7 +171,6 @@ public sealed class LocalInputStateStore : IInputStateStore
 
     /// <inheritdoc/>
     /// <remarks>The open content keeps reading the file actually opened, even if the key is replaced or deleted meanwhile.</remarks>
-    /// <exception cref="ArgumentNullException"><paramref name="key"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="key"/> is not a valid key or is reserved.</exception>
     /// <exception cref="CheckpointStoreException">The file system refused the read.</exception>
     public Task<StoreReadResult?> ReadAsync(string key, long offset = 0, CancellationToken cancellationToken = default)
@@ -232,18 +230,7 @@ public sealed class LocalInputStateStore : IInputStateStore
     }
 
     /// <inheritdoc/>
-    /// <remarks>Only the directories that can hold matching keys are visited; the store's internal folders and files whose names are not valid keys are never listed.</remarks>
-    /// <exception cref="ArgumentNullException"><paramref name="prefix"/> is null.</exception>
-    /// <exception cref="CheckpointStoreException">The file system refused the listing.</exception>
-    public IAsyncEnumerable<StoreObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken = default)
-    {
-        StoreArguments.CheckList(prefix);
-        return ListCoreAsync(prefix, cancellationToken);
-    }
-
-    /// <inheritdoc/>
     /// <remarks>Directories left empty by the delete are removed.</remarks>
-    /// <exception cref="ArgumentNullException"><paramref name="key"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="key"/> is not a valid key or is reserved, or <paramref name="ifVersion"/> is an empty version.</exception>
     /// <exception cref="CheckpointStoreException">The file system refused the delete, or the key's lock was not obtained within <see cref="LocalStoreOptions.LockTimeout"/>.</exception>
     public async Task<bool> DeleteAsync(string key, StoreVersion? ifVersion = null, CancellationToken cancellationToken = default)
@@ -281,6 +268,12 @@ public sealed class LocalInputStateStore : IInputStateStore
             throw new CheckpointStoreException(ProviderName, key, $"the delete failed under '{_root}': {ex.Message}", ex);
         }
     }
+
+    /// <inheritdoc/>
+    /// <remarks>Only the directories that can hold matching keys are visited; the store's internal folders and files whose names are not valid keys are never listed.</remarks>
+    /// <exception cref="CheckpointStoreException">The file system refused the listing.</exception>
+    public IAsyncEnumerable<StoreObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken = default) =>
+        ListCoreAsync(StoreArguments.CheckList(prefix), cancellationToken);
 
     /// <inheritdoc/>
     public override string ToString() => $"{LocalProviderName} store at '{_root}'";

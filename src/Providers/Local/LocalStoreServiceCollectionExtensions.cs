@@ -9,15 +9,11 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class LocalStoreServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the <c>Local</c> provider: <see cref="LocalStoreOptions"/> bound from the <c>Local</c> subsection of the
-    /// builder's configuration (<c>InputPipelineCheckpointing:Local</c>), validated on start (when <c>Local</c> is the
-    /// selected provider) with messages naming the key, and a <see cref="LocalInputStateStore"/> created from them when <c>Provider</c> is <c>Local</c>.
-    /// <c>AddInputPipelineCheckpointing</c> calls it already; calling it again is safe.
+    /// Registers the <c>Local</c> provider, a <see cref="LocalInputStateStore"/> over a directory, with its
+    /// <see cref="LocalStoreOptions"/> (checked by <see cref="LocalStoreOptionsValidator"/>). <c>AddInputPipelineCheckpointing</c>
+    /// calls it already, as Local is the embedded default.
     /// </summary>
-    /// <param name="builder">The builder <c>AddInputPipelineCheckpointing</c> returned.</param>
-    /// <param name="configure">Further configures the options, after binding; <see langword="null"/> (the default) for none.</param>
-    /// <returns>The builder.</returns>
-    /// <exception cref="ArgumentNullException"><paramref name="builder"/> is null.</exception>
+    /// <include file="../Shared/StoreRegistration.xml" path="doc/add/*"/>
     public static IInputPipelineCheckpointingBuilder AddLocalStore(this IInputPipelineCheckpointingBuilder builder, Action<LocalStoreOptions>? configure = null) =>
         StoreRegistration.Add<LocalStoreOptions, LocalStoreOptionsValidator>(builder, LocalInputStateStore.LocalProviderName, (options, section) => options.Bind(section), configure, (_, options) => new LocalInputStateStore(options));
 }

@@ -40,7 +40,7 @@ namespace InputPipeline.Checkpointing.S3;
 /// </para>
 /// <para>The store is thread-safe. Dispose it to release the SDK client it created (a client it was given is not disposed).</para>
 /// </remarks>
-public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
+public sealed class S3InputStateStore : IInputStateStore, IDisposable
 {
     /// <summary>The provider name, <c>S3</c>: the value of <see cref="ProviderName"/> and of <c>InputPipelineCheckpointing:Provider</c> that selects this store.</summary>
     public const string S3ProviderName = "S3";
@@ -54,12 +54,6 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
     /// <summary>The most parts a multipart upload may have: 10,000.</summary>
     public const int MaxPartCount = 10_000;
 
-    private const string ContentType = "application/octet-stream";
-    private const int InitialBufferSize = 64 * 1024;
-    private const int MaxDeleteAttempts = 3;
-    private const int MaxReadAttempts = 3;
-    private const string AnyETag = "*";
-
     private readonly IAmazonS3 _client;
     private readonly bool _ownsClient;
     private readonly string _bucket;
@@ -68,12 +62,12 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
     private readonly int _partSize;
     private readonly int _seekableThreshold;
     private readonly bool _rangedWholeReads;
-    private readonly ServerSideEncryptionMethod? _encryption;
-    private readonly string? _kmsKeyId;
     private readonly ChecksumAlgorithm? _partChecksum;
-    private readonly int _attempts;
-    private readonly ILogger _logger;
+    private readonly S3Calls _s3;
     private readonly OnceGate? _bucketReady;
+
+    private const int InitialBufferSize = 64 * 1024;
+    private const int MaxDeleteAttempts = 3;
 
     /// <summary>
     /// Creates a store with its own SDK client, configured from <paramref name="options"/> (see
@@ -116,12 +110,15 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
         _partSize = options.PartSize;
         _seekableThreshold = options.SeekableMultipartThreshold;
         _rangedWholeReads = (ownsClient ? options.ResponseChecksumValidation : client.Config.ResponseChecksumValidation) == ResponseChecksumValidation.WHEN_REQUIRED;
-        _bucketReady = options.CreateBucketIfMissing ? new OnceGate(CreateBucketIfMissingAsync) : null;
-        _encryption = S3StoreOptionsValidator.CanonicalEncryption(options.ServerSideEncryption) is { } sse ? ServerSideEncryptionMethod.FindValue(sse) : null;
-        _kmsKeyId = string.IsNullOrEmpty(options.KmsKeyId) ? null : options.KmsKeyId;
         _partChecksum = options.RequestChecksumCalculation == RequestChecksumCalculation.WHEN_SUPPORTED ? ChecksumAlgorithm.CRC32 : null;
-        _attempts = (ownsClient ? options.MaxErrorRetry : client.Config.MaxErrorRetry) + 1;
-        _logger = logger ?? NullLogger.Instance;
+        _s3 = new S3Calls(
+            client,
+            _bucket,
+            (ownsClient ? options.MaxErrorRetry : client.Config.MaxErrorRetry) + 1,
+            S3StoreOptionsValidator.CanonicalEncryption(options.ServerSideEncryption) is { } sse ? ServerSideEncryptionMethod.FindValue(sse) : null,
+            string.IsNullOrEmpty(options.KmsKeyId) ? null : options.KmsKeyId,
+            logger ?? NullLogger.Instance);
+        _bucketReady = options.CreateBucketIfMissing ? new OnceGate(_s3.CreateBucketIfMissingAsync) : null;
     }
 
     /// <inheritdoc/>
@@ -135,7 +132,7 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
     public string Prefix => _prefix;
 
     /// <summary>Gets the SDK client the store uses.</summary>
-    public IAmazonS3 Client => _client;
+    public IAmazonS3 Client => _s3.Client;
 
     /// <summary>Creates the SDK client configuration <paramref name="options"/> describe: endpoint, region, path style, retries, timeouts, checksums and profile.</summary>
     /// <param name="options">The options.</param>
@@ -179,7 +176,6 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
     /// A seekable stream is read straight into the requests (and rewound for a retry), a non-seekable one through pooled
     /// buffers. A cancelled or failed multipart upload is aborted. The version is the object's ETag.
     /// </remarks>
-    /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="content"/> is null.</exception>
     /// <exception cref="CheckpointConflictException">The condition did not hold (412 <c>PreconditionFailed</c>, 409 <c>ConditionalRequestConflict</c>, or 404 for a compare-and-swap); nothing was written.</exception>
     /// <exception cref="CheckpointStoreException">The bucket does not exist, access was denied, the content needs more than <see cref="MaxPartCount"/> parts, or the service was unreachable or failed after the SDK's retries.</exception>
     public async Task<StoreVersion> WriteAsync(string key, Stream content, WriteCondition condition, CancellationToken cancellationToken = default)
@@ -210,7 +206,7 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
                 throw TooManyParts(key);
             }
 
-            return await MultipartAsync(key, objectKey, condition, (upload, ct) => ChunkedUpload.FromSeekableAsync(content, length, _partSize, concurrency: 1, upload, ct), cancellationToken).ConfigureAwait(false);
+            return await S3MultipartUpload.RunAsync(_s3, key, objectKey, condition, _partChecksum, (upload, ct) => ChunkedUpload.FromSeekableAsync(content, length, _partSize, concurrency: 1, upload, ct), cancellationToken).ConfigureAwait(false);
         }
 
         // Buffer up to the threshold to learn whether the content fits one request; the buffer grows as data comes.
@@ -227,10 +223,12 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
             return await PutAsync(key, objectKey, first, condition, cancellationToken).ConfigureAwait(false); // exactly MultipartThreshold bytes
         }
 
-        return await MultipartAsync(
+        return await S3MultipartUpload.RunAsync(
+            _s3,
             key,
             objectKey,
             condition,
+            _partChecksum,
             async (upload, ct) => (await ChunkedUpload.FromBuffersAsync(content, first, second, ended, _partSize, MaxPartCount, () => TooManyParts(key), upload, ct).ConfigureAwait(false)).ToArray(),
             cancellationToken).ConfigureAwait(false);
     }
@@ -241,7 +239,6 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
     /// Whole-object reads are sent as <c>bytes=0-</c> when <see cref="S3StoreOptions.ResponseChecksumValidation"/> is
     /// <c>WHEN_REQUIRED</c>, so the SDK spends no CPU re-checking content the checkpoint manager verifies itself.
     /// </remarks>
-    /// <exception cref="ArgumentNullException"><paramref name="key"/> is null.</exception>
     /// <exception cref="CheckpointStoreException">The bucket does not exist, access was denied, or the service was unreachable or failed after the SDK's retries. Reading the content can throw it too.</exception>
     public async Task<StoreReadResult?> ReadAsync(string key, long offset = 0, CancellationToken cancellationToken = default)
     {
@@ -255,7 +252,7 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
             request.ByteRange = new ByteRange(string.Create(CultureInfo.InvariantCulture, $"bytes={offset}-"));
         }
 
-        return await OffsetRead.ReadAsync(ProviderName, key, offset, ReadOnceAsync, async ct => await HeadAsync(key, objectKey, ct).ConfigureAwait(false) is { } head ? Info(key, head.ContentLength, head.ETag, head.LastModified) : null, cancellationToken).ConfigureAwait(false);
+        return await OffsetRead.ReadAsync(ProviderName, key, offset, ReadOnceAsync, async ct => await _s3.HeadAsync(key, objectKey, ct).ConfigureAwait(false) is { } head ? _s3.Info(key, head.ContentLength, head.ETag, head.LastModified) : null, cancellationToken).ConfigureAwait(false);
 
         async Task<OffsetRead.Attempt> ReadOnceAsync(CancellationToken ct)
         {
@@ -274,13 +271,13 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
             }
             catch (Exception ex) when (S3Errors.IsStoreFailure(ex, ct))
             {
-                throw Failure("GetObject", key, ex);
+                throw _s3.Failure("GetObject", key, ex);
             }
 
             try
             {
                 long length = ContentRange.TotalLength(response.ContentRange, offset + response.ContentLength);
-                StoreObjectInfo info = Info(key, length, response.ETag, response.LastModified);
+                StoreObjectInfo info = _s3.Info(key, length, response.ETag, response.LastModified);
                 var content = new TranslatingReadStream(response.ResponseStream, Math.Max(0, length - offset), ex => ex is AmazonClientException, ex => new CheckpointStoreException(ProviderName, key, $"reading the content failed: {S3Errors.Describe(ex)}", ex), response);
                 return OffsetRead.Attempt.Found(new StoreReadResult(content, info, offset));
             }
@@ -294,20 +291,15 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
 
     /// <inheritdoc/>
     /// <remarks><c>ListObjectsV2</c>, following continuation tokens; names under <see cref="Prefix"/> that are not valid keys (such as folder markers ending with <c>/</c>) are skipped.</remarks>
-    /// <exception cref="ArgumentNullException"><paramref name="prefix"/> is null.</exception>
     /// <exception cref="CheckpointStoreException">The bucket does not exist, access was denied, or the service was unreachable or failed after the SDK's retries.</exception>
-    public IAsyncEnumerable<StoreObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken = default)
-    {
-        StoreArguments.CheckList(prefix);
-        return ListCoreAsync(prefix, cancellationToken);
-    }
+    public IAsyncEnumerable<StoreObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken = default) =>
+        ListCoreAsync(StoreArguments.CheckList(prefix), cancellationToken);
 
     /// <inheritdoc/>
     /// <remarks>
     /// A <c>HEAD</c>, then a <c>DeleteObject</c> with <c>If-Match</c> (the ETag required, or the one just read), so the
     /// answer says whether this call deleted an object.
     /// </remarks>
-    /// <exception cref="ArgumentNullException"><paramref name="key"/> is null.</exception>
     /// <exception cref="CheckpointConflictException">The object exists but its ETag differs from <paramref name="ifVersion"/>.</exception>
     /// <exception cref="CheckpointStoreException">The bucket does not exist, access was denied, or the service was unreachable or failed after the SDK's retries.</exception>
     public async Task<bool> DeleteAsync(string key, StoreVersion? ifVersion = null, CancellationToken cancellationToken = default)
@@ -318,8 +310,8 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
         if (ifVersion is { } version)
         {
             var condition = WriteCondition.IfVersionMatches(version);
-            GetObjectMetadataResponse? head = await HeadAsync(key, objectKey, cancellationToken).ConfigureAwait(false);
-            if (head is not null && !SameETag(head.ETag, version.Value))
+            GetObjectMetadataResponse? head = await _s3.HeadAsync(key, objectKey, cancellationToken).ConfigureAwait(false);
+            if (head is not null && !S3Calls.SameETag(head.ETag, version.Value))
             {
                 throw new CheckpointConflictException(ProviderName, key, condition);
             }
@@ -337,8 +329,8 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
         for (int attempt = 1; attempt <= MaxDeleteAttempts; attempt++)
         {
             // Delete exactly the object seen, so that "true" means this call deleted it; "*" (absent) still reports a missing bucket.
-            GetObjectMetadataResponse? head = await HeadAsync(key, objectKey, cancellationToken).ConfigureAwait(false);
-            DeleteOutcome outcome = await DeleteIfMatchAsync(key, objectKey, head is null ? AnyETag : head.ETag, cancellationToken).ConfigureAwait(false);
+            GetObjectMetadataResponse? head = await _s3.HeadAsync(key, objectKey, cancellationToken).ConfigureAwait(false);
+            DeleteOutcome outcome = await DeleteIfMatchAsync(key, objectKey, head is null ? S3Calls.AnyETag : head.ETag, cancellationToken).ConfigureAwait(false);
             if (outcome != DeleteOutcome.PreconditionFailed)
             {
                 return outcome == DeleteOutcome.Deleted && head is not null;
@@ -346,7 +338,7 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
         }
 
         // The object keeps changing (or the service does not take "If-Match: *"): delete whatever is there.
-        await CallAsync("DeleteObject", key, ct => _client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _bucket, Key = objectKey }, ct), cancellationToken).ConfigureAwait(false);
+        await _s3.CallAsync("DeleteObject", key, ct => _client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _bucket, Key = objectKey }, ct), cancellationToken).ConfigureAwait(false);
         return true;
     }
 
@@ -380,173 +372,28 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
             Key = objectKey,
             InputStream = body,
             AutoCloseStream = false,
-            ContentType = ContentType,
+            ContentType = S3Calls.ContentType,
         };
-        ApplyEncryption(request);
-        switch (condition.Kind)
-        {
-            case WriteConditionKind.IfAbsent:
-                request.IfNoneMatch = AnyETag;
-                break;
-            case WriteConditionKind.IfVersionMatches:
-                request.IfMatch = condition.Version!.Value.Value;
-                break;
-        }
+        (request.IfNoneMatch, request.IfMatch) = S3Calls.Headers(condition);
+        _s3.Encrypt((method, kmsKeyId) => (request.ServerSideEncryptionMethod, request.ServerSideEncryptionKeyManagementServiceKeyId) = (method, kmsKeyId));
 
         try
         {
             PutObjectResponse response = await _client.PutObjectAsync(request, cancellationToken).ConfigureAwait(false);
-            return Version(key, response.ETag);
+            return _s3.Version(key, response.ETag);
         }
-        catch (AmazonServiceException ex) when (IsConditionFailure(ex, condition))
+        catch (AmazonServiceException ex) when (S3Calls.IsConditionFailure(ex, condition))
         {
             throw new CheckpointConflictException(ProviderName, key, condition, ex);
         }
         catch (Exception ex) when (S3Errors.IsStoreFailure(ex, cancellationToken))
         {
-            throw Failure("PutObject", key, ex);
-        }
-    }
-
-    /// <summary>
-    /// Runs a multipart upload whose parts <paramref name="uploadParts"/> sends (through the part delegate it is given)
-    /// and whose completion carries the condition; any failure or cancellation aborts it, leaving no parts behind.
-    /// </summary>
-    private async Task<StoreVersion> MultipartAsync(string key, string objectKey, WriteCondition condition, Func<Func<int, Stream, CancellationToken, Task<PartETag>>, CancellationToken, Task<PartETag[]>> uploadParts, CancellationToken cancellationToken)
-    {
-        string uploadId = await StartMultipartAsync(key, objectKey, condition, cancellationToken).ConfigureAwait(false);
-        int uploaded = 0;
-        bool completed = false;
-        try
-        {
-            PartETag[] parts = await uploadParts(
-                async (partNumber, body, ct) =>
-                {
-                    PartETag part = await UploadPartAsync(key, objectKey, uploadId, partNumber, body, ct).ConfigureAwait(false);
-                    Interlocked.Increment(ref uploaded);
-                    return part;
-                },
-                cancellationToken).ConfigureAwait(false);
-            StoreVersion version = await CompleteMultipartAsync(key, objectKey, uploadId, [.. parts], condition, cancellationToken).ConfigureAwait(false);
-            completed = true;
-            return version;
-        }
-        finally
-        {
-            if (!completed)
-            {
-                await AbortAsync(key, objectKey, uploadId, uploaded).ConfigureAwait(false);
-            }
+            throw _s3.Failure("PutObject", key, ex);
         }
     }
 
     private CheckpointStoreException TooManyParts(string key) =>
         new(ProviderName, key, $"the content needs more than {MaxPartCount} parts; raise {S3StoreOptions.SectionPath}:PartSize (now {_partSize} bytes).");
-
-    /// <summary>Checks the condition (so that an upload that cannot succeed uploads nothing), then creates a multipart upload; returns its id.</summary>
-    private async Task<string> StartMultipartAsync(string key, string objectKey, WriteCondition condition, CancellationToken cancellationToken)
-    {
-        await CheckConditionAsync(key, objectKey, condition, cancellationToken).ConfigureAwait(false);
-        var initiate = new InitiateMultipartUploadRequest { BucketName = _bucket, Key = objectKey, ContentType = ContentType, ChecksumAlgorithm = _partChecksum };
-        ApplyEncryption(initiate);
-        InitiateMultipartUploadResponse response = await CallAsync("CreateMultipartUpload", key, ct => _client.InitiateMultipartUploadAsync(initiate, ct), cancellationToken).ConfigureAwait(false);
-        return response.UploadId;
-    }
-
-    /// <summary>Completes a multipart upload with the condition; returns the object's version.</summary>
-    private async Task<StoreVersion> CompleteMultipartAsync(string key, string objectKey, string uploadId, List<PartETag> parts, WriteCondition condition, CancellationToken cancellationToken)
-    {
-        await CheckConditionBeforeCompleteAsync(key, objectKey, condition, cancellationToken).ConfigureAwait(false);
-        var complete = new CompleteMultipartUploadRequest { BucketName = _bucket, Key = objectKey, UploadId = uploadId, PartETags = parts };
-        switch (condition.Kind)
-        {
-            case WriteConditionKind.IfAbsent:
-                complete.IfNoneMatch = AnyETag;
-                break;
-            case WriteConditionKind.IfVersionMatches:
-                complete.IfMatch = condition.Version!.Value.Value;
-                break;
-        }
-
-        CompleteMultipartUploadResponse completed = await CallAsync("CompleteMultipartUpload", key, ct => _client.CompleteMultipartUploadAsync(complete, ct), cancellationToken, condition).ConfigureAwait(false);
-        return Version(key, completed.ETag);
-    }
-
-    /// <summary>Uploads <paramref name="body"/> (seekable, read from position 0 to its length) as one part.</summary>
-    private async Task<PartETag> UploadPartAsync(string key, string objectKey, string uploadId, int partNumber, Stream body, CancellationToken cancellationToken)
-    {
-        var request = new UploadPartRequest
-        {
-            BucketName = _bucket,
-            Key = objectKey,
-            UploadId = uploadId,
-            PartNumber = partNumber,
-            PartSize = body.Length,
-            InputStream = body,
-            ChecksumAlgorithm = _partChecksum,
-        };
-        UploadPartResponse response = await CallAsync("UploadPart", key, ct => _client.UploadPartAsync(request, ct), cancellationToken).ConfigureAwait(false);
-        return new PartETag(response) { PartNumber = partNumber };
-    }
-
-    private async Task AbortAsync(string key, string objectKey, string uploadId, int parts)
-    {
-        try
-        {
-            // Not cancellable: a cancelled write must not leave its parts behind.
-            await _client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = _bucket, Key = objectKey, UploadId = uploadId }, CancellationToken.None).ConfigureAwait(false);
-            Log.MultipartAborted(_logger, uploadId, key, _bucket, parts);
-        }
-        catch (AmazonServiceException ex) when (ex.ErrorCode == "NoSuchUpload")
-        {
-            // Already gone.
-        }
-        catch (Exception ex) when (S3Errors.IsStoreFailure(ex, CancellationToken.None))
-        {
-            Log.MultipartAbortFailed(_logger, uploadId, key, _bucket, ex);
-        }
-    }
-
-    /// <summary>Checks a write condition with a HEAD, so that a multipart upload that cannot succeed uploads nothing.</summary>
-    private async Task CheckConditionAsync(string key, string objectKey, WriteCondition condition, CancellationToken cancellationToken)
-    {
-        if (condition.Kind == WriteConditionKind.None)
-        {
-            return;
-        }
-
-        GetObjectMetadataResponse? head = await HeadAsync(key, objectKey, cancellationToken).ConfigureAwait(false);
-        bool holds = condition.Kind == WriteConditionKind.IfAbsent
-            ? head is null
-            : head is not null && SameETag(head.ETag, condition.Version!.Value.Value);
-        if (!holds)
-        {
-            throw new CheckpointConflictException(ProviderName, key, condition);
-        }
-    }
-
-    /// <summary>
-    /// Checks a compare-and-swap again just before completing: Amazon S3 enforces If-Match on
-    /// CompleteMultipartUpload, but some S3-compatible services (moto among them) ignore it there.
-    /// </summary>
-    private Task CheckConditionBeforeCompleteAsync(string key, string objectKey, WriteCondition condition, CancellationToken cancellationToken) =>
-        condition.Kind == WriteConditionKind.IfVersionMatches ? CheckConditionAsync(key, objectKey, condition, cancellationToken) : Task.CompletedTask;
-
-    private async Task<GetObjectMetadataResponse?> HeadAsync(string key, string objectKey, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await _client.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = _bucket, Key = objectKey }, cancellationToken).ConfigureAwait(false);
-        }
-        catch (AmazonServiceException ex) when (S3Errors.IsNoSuchKey(ex))
-        {
-            return null;
-        }
-        catch (Exception ex) when (S3Errors.IsStoreFailure(ex, cancellationToken))
-        {
-            throw Failure("HeadObject", key, ex);
-        }
-    }
 
     private async Task<DeleteOutcome> DeleteIfMatchAsync(string key, string objectKey, string eTag, CancellationToken cancellationToken)
     {
@@ -565,7 +412,7 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
         }
         catch (Exception ex) when (S3Errors.IsStoreFailure(ex, cancellationToken))
         {
-            throw Failure("DeleteObject", key, ex);
+            throw _s3.Failure("DeleteObject", key, ex);
         }
     }
 
@@ -583,7 +430,7 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
             }
             catch (Exception ex) when (S3Errors.IsStoreFailure(ex, cancellationToken))
             {
-                throw Failure($"ListObjectsV2 of prefix \"{prefix}\"", null, ex);
+                throw _s3.Failure($"ListObjectsV2 of prefix \"{prefix}\"", null, ex);
             }
 
             foreach (S3Object item in page.S3Objects ?? [])
@@ -596,7 +443,7 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
                 string key = item.Key[_prefix.Length..];
                 if (StoreKey.IsValid(key) && key.StartsWith(prefix, StringComparison.Ordinal))
                 {
-                    yield return Info(key, item.Size ?? 0, item.ETag, item.LastModified);
+                    yield return _s3.Info(key, item.Size ?? 0, item.ETag, item.LastModified);
                 }
             }
 
@@ -605,137 +452,8 @@ public sealed partial class S3InputStateStore : IInputStateStore, IDisposable
         while (!string.IsNullOrEmpty(request.ContinuationToken));
     }
 
-    private async Task<T> CallAsync<T>(string operation, string key, Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken, WriteCondition? condition = null)
-    {
-        try
-        {
-            return await call(cancellationToken).ConfigureAwait(false);
-        }
-        catch (AmazonServiceException ex) when (condition is { } c && IsConditionFailure(ex, c))
-        {
-            throw new CheckpointConflictException(ProviderName, key, c, ex);
-        }
-        catch (Exception ex) when (S3Errors.IsStoreFailure(ex, cancellationToken))
-        {
-            throw Failure(operation, key, ex);
-        }
-    }
-
     private Task EnsureBucketAsync(CancellationToken cancellationToken) =>
         _bucketReady?.EnsureAsync(cancellationToken) ?? Task.CompletedTask;
-
-    private async Task CreateBucketIfMissingAsync()
-    {
-        try
-        {
-            await _client.HeadBucketAsync(new HeadBucketRequest { BucketName = _bucket }, CancellationToken.None).ConfigureAwait(false);
-            return;
-        }
-        catch (AmazonServiceException ex) when (ex.StatusCode == System.Net.HttpStatusCode.NotFound)
-        {
-            // Missing: create it below.
-        }
-        catch (AmazonServiceException ex) when (ex.StatusCode == System.Net.HttpStatusCode.Forbidden)
-        {
-            return; // It exists, but this identity may not list it; object requests will tell.
-        }
-        catch (Exception ex) when (S3Errors.IsStoreFailure(ex, CancellationToken.None))
-        {
-            throw Failure("HeadBucket", null, ex);
-        }
-
-        try
-        {
-            var request = new PutBucketRequest { BucketName = _bucket };
-            string region = _client.Config.RegionEndpoint?.SystemName ?? _client.Config.AuthenticationRegion ?? RegionEndpoint.USEast1.SystemName;
-            if (region != RegionEndpoint.USEast1.SystemName)
-            {
-                request.BucketRegionName = region;
-            }
-
-            await _client.PutBucketAsync(request, CancellationToken.None).ConfigureAwait(false);
-            Log.BucketCreated(_logger, _bucket);
-        }
-        catch (AmazonServiceException ex) when (ex.ErrorCode == "BucketAlreadyOwnedByYou")
-        {
-            // Created meanwhile by another writer.
-        }
-        catch (AmazonServiceException ex) when (ex.ErrorCode == "BucketAlreadyExists")
-        {
-            throw new CheckpointStoreException(ProviderName, null, $"the bucket \"{_bucket}\" does not exist in this account and its name is taken by another account; choose another {S3StoreOptions.SectionPath}:Bucket.", ex);
-        }
-        catch (Exception ex) when (S3Errors.IsStoreFailure(ex, CancellationToken.None))
-        {
-            throw Failure("CreateBucket", null, ex);
-        }
-    }
-
-    private void ApplyEncryption(PutObjectRequest request)
-    {
-        if (_encryption is not null)
-        {
-            request.ServerSideEncryptionMethod = _encryption;
-            request.ServerSideEncryptionKeyManagementServiceKeyId = _kmsKeyId;
-        }
-    }
-
-    private void ApplyEncryption(InitiateMultipartUploadRequest request)
-    {
-        if (_encryption is not null)
-        {
-            request.ServerSideEncryptionMethod = _encryption;
-            request.ServerSideEncryptionKeyManagementServiceKeyId = _kmsKeyId;
-        }
-    }
-
-    private static bool IsConditionFailure(AmazonServiceException exception, WriteCondition condition) =>
-        condition.Kind != WriteConditionKind.None
-        && (S3Errors.IsPreconditionFailed(exception) || (condition.Kind == WriteConditionKind.IfVersionMatches && S3Errors.IsNoSuchKey(exception)));
-
-    private CheckpointStoreException Failure(string operation, string? key, Exception exception)
-    {
-        if (exception is AmazonServiceException service && S3Errors.IsNoSuchBucket(service))
-        {
-            return new CheckpointStoreException(
-                ProviderName,
-                key,
-                $"{operation} failed: the bucket \"{_bucket}\" does not exist. Create it, or set {S3StoreOptions.SectionPath}:CreateBucketIfMissing to true.",
-                exception);
-        }
-
-        string reason = S3Errors.Describe(exception);
-        if (S3Errors.IsTransient(exception))
-        {
-            Log.RetriesExhausted(_logger, operation, key ?? string.Empty, _bucket, _attempts, reason, exception);
-            return new CheckpointStoreException(ProviderName, key, $"{operation} in bucket \"{_bucket}\" failed after up to {_attempts} attempts: {reason}", exception);
-        }
-
-        return new CheckpointStoreException(ProviderName, key, $"{operation} in bucket \"{_bucket}\" failed: {reason}", exception);
-    }
-
-    private static bool SameETag(string? a, string? b) =>
-        string.Equals(a?.Trim('"'), b?.Trim('"'), StringComparison.Ordinal);
-
-    private StoreVersion Version(string key, string? eTag) =>
-        string.IsNullOrEmpty(eTag)
-            ? throw new CheckpointStoreException(ProviderName, key, $"the service returned no ETag for the object in bucket \"{_bucket}\".")
-            : new StoreVersion(NormalizeETag(eTag));
-
-    private StoreObjectInfo Info(string key, long? length, string? eTag, DateTime? lastModified) =>
-        new(key, length ?? 0, Version(key, eTag), lastModified is { } time ? ToUtc(time) : DateTimeOffset.UnixEpoch);
-
-    /// <summary>ETags are quoted strings; some services drop the quotes in some responses, so versions always carry them.</summary>
-    private static string NormalizeETag(string eTag)
-    {
-        string trimmed = eTag.Trim();
-        return trimmed.StartsWith('"') || trimmed.StartsWith("W/", StringComparison.Ordinal) ? trimmed : $"\"{trimmed}\"";
-    }
-
-    private static DateTimeOffset ToUtc(DateTime time) => time.Kind switch
-    {
-        DateTimeKind.Local => new DateTimeOffset(time.ToUniversalTime(), TimeSpan.Zero),
-        _ => new DateTimeOffset(DateTime.SpecifyKind(time, DateTimeKind.Utc), TimeSpan.Zero),
-    };
 
     private enum DeleteOutcome
     {

@@ -9,21 +9,6 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// <summary>Registers the S3 store with InputPipeline.Checkpointing.</summary>
 public static class S3StoreServiceCollectionExtensions
 {
-    /// <summary>
-    /// Registers the <c>S3</c> provider: <see cref="S3StoreOptions"/> bound from the <c>S3</c> subsection of the builder's
-    /// configuration (<c>InputPipelineCheckpointing:S3</c>), validated on start (when <c>S3</c> is the selected provider)
-    /// with messages naming the key, and an <see cref="S3InputStateStore"/> created from them when <c>Provider</c> is
-    /// <c>S3</c>. If the application registered an <see cref="IAmazonS3"/> as a keyed service under
-    /// <see cref="S3InputStateStore.ClientServiceKey"/>, the store uses that client (and does not dispose it); otherwise it
-    /// creates its own, with credentials from the standard AWS chain. Calling it again is safe.
-    /// </summary>
-    /// <param name="builder">The builder <c>AddInputPipelineCheckpointing</c> returned.</param>
-    /// <param name="configure">Further configures the options, after binding; <see langword="null"/> (the default) for none.</param>
-    /// <returns>The builder.</returns>
-    /// <exception cref="ArgumentNullException"><paramref name="builder"/> is null.</exception>
-    public static IInputPipelineCheckpointingBuilder AddS3Store(this IInputPipelineCheckpointingBuilder builder, Action<S3StoreOptions>? configure = null) =>
-        StoreRegistration.Add<S3StoreOptions, S3StoreOptionsValidator>(builder, S3InputStateStore.S3ProviderName, (options, section) => options.Bind(section), configure, CreateStore);
-
     private static S3InputStateStore CreateStore(IServiceProvider services, S3StoreOptions options)
     {
         ILogger<S3InputStateStore>? logger = services.GetService<ILoggerFactory>()?.CreateLogger<S3InputStateStore>();
@@ -31,4 +16,14 @@ public static class S3StoreServiceCollectionExtensions
             ? new S3InputStateStore(client, options, logger)
             : new S3InputStateStore(options, credentials: null, logger);
     }
+
+    /// <summary>
+    /// Registers the <c>S3</c> provider. Its store, an <see cref="S3InputStateStore"/>, uses the <see cref="IAmazonS3"/>
+    /// the application registered as a keyed service under <see cref="S3InputStateStore.ClientServiceKey"/> (and does not
+    /// dispose it), or else a client of its own with credentials from the standard AWS chain; <see cref="S3StoreOptions"/>
+    /// are checked by <see cref="S3StoreOptionsValidator"/>.
+    /// </summary>
+    /// <include file="../Shared/StoreRegistration.xml" path="doc/add/*"/>
+    public static IInputPipelineCheckpointingBuilder AddS3Store(this IInputPipelineCheckpointingBuilder builder, Action<S3StoreOptions>? configure = null) =>
+        StoreRegistration.Add<S3StoreOptions, S3StoreOptionsValidator>(builder, S3InputStateStore.S3ProviderName, (options, section) => options.Bind(section), configure, CreateStore);
 }

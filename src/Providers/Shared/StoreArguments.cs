@@ -49,6 +49,6 @@ internal static class StoreArguments
         cancellationToken.ThrowIfCancellationRequested();
     }
 
-    /// <summary>Checks the argument of <see cref="IInputStateStore.ListAsync"/>; the listing itself checks the token.</summary>
-    public static void CheckList(string prefix) => ArgumentNullException.ThrowIfNull(prefix);
+    /// <summary>Checks the argument of <see cref="IInputStateStore.ListAsync"/> and returns it; the listing itself checks the token.</summary>
+    public static string CheckList(string prefix) => prefix ?? throw new ArgumentNullException(nameof(prefix));
 }

@@ -1,6 +1,3 @@
-using System.Globalization;
-using System.Net;
-using Google;
 using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.Retry;

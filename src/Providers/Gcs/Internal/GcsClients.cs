@@ -1,5 +1,4 @@
 using Google.Apis.Auth.OAuth2;
-using Google.Cloud.Storage.V1;
 
 namespace InputPipeline.Checkpointing.Gcs.Internal;
 

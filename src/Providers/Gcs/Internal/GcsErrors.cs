@@ -1,7 +1,4 @@
-using System.Globalization;
-using System.Net;
 using System.Net.Sockets;
-using Google;
 using Polly.Timeout;
 
 namespace InputPipeline.Checkpointing.Gcs.Internal;

@@ -1,9 +1,4 @@
-using System.Globalization;
-using System.Net;
 using System.Net.Http.Headers;
-using Google;
-using Google.Cloud.Storage.V1;
-using InputPipeline.Checkpointing.Providers.Internal;
 using Object = Google.Apis.Storage.v1.Data.Object;
 
 namespace InputPipeline.Checkpointing.Gcs.Internal;

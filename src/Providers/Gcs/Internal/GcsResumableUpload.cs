@@ -1,7 +1,4 @@
-using System.Net;
-using Google;
 using Google.Apis.Upload;
-using Google.Cloud.Storage.V1;
 using Microsoft.Extensions.Logging;
 using Object = Google.Apis.Storage.v1.Data.Object;
 

@@ -1,4 +1,3 @@
-using InputPipeline.Checkpointing.Providers.Internal;
 
 namespace InputPipeline.Checkpointing.Gcs.Internal;
 
