@@ -7,8 +7,8 @@ using InputPipeline.Checkpointing.S3;
 namespace InputPipeline.Checkpointing.Benchmarks;
 
 /// <summary>
-/// Goal 6: a synchronous save of a 1 GiB state to moto and to Azurite raises the process's peak working set by at most
-/// 64 MiB beyond the state itself. Each save runs in a child process of its own (a clean peak), which allocates and
+/// Goal 6: a synchronous save of a 1 GiB state to each store (Local, Azurite, moto, the GCS emulator) raises the
+/// process's peak working set by at most 64 MiB beyond the state itself. Each save runs in a child process of its own (a clean peak), which allocates and
 /// touches the state, saves once small to load the code paths, then resets the kernel's peak RSS (VmHWM, through
 /// /proc/self/clear_refs) and also samples VmRSS every 2 ms while the 1 GiB save runs.
 /// </summary>
@@ -20,29 +20,37 @@ public static class MemoryBenchmark
     private const int MiB = 1024 * 1024;
     private const string AzureConnectionVariable = "IPC_BENCH_AZURE_CONNECTION_STRING";
 
-    /// <summary>Measures a save to moto and to Azurite, each in a child process.</summary>
-    /// <param name="moto">moto.</param>
+    /// <summary>Measures a save to each store, each in a child process.</summary>
+    /// <param name="local">The Local store's root.</param>
     /// <param name="azurite">Azurite.</param>
+    /// <param name="moto">moto.</param>
+    /// <param name="gcs">The GCS emulator.</param>
     /// <param name="sizeMiB">The state's size.</param>
     /// <param name="log">Progress output.</param>
     /// <returns>The results.</returns>
-    public static async Task<IReadOnlyList<BenchmarkResult>> RunAsync(MotoTarget moto, AzuriteTarget azurite, int sizeMiB, TextWriter log)
+    public static async Task<IReadOnlyList<BenchmarkResult>> RunAsync(LocalTarget local, AzuriteTarget azurite, MotoTarget moto, GcsEmulatorTarget gcs, int sizeMiB, TextWriter log)
     {
-        ArgumentNullException.ThrowIfNull(moto);
+        ArgumentNullException.ThrowIfNull(local);
         ArgumentNullException.ThrowIfNull(azurite);
+        ArgumentNullException.ThrowIfNull(moto);
+        ArgumentNullException.ThrowIfNull(gcs);
         ArgumentNullException.ThrowIfNull(log);
         var results = new List<BenchmarkResult>();
-        foreach ((string provider, string label, StoreTarget target) in new (string, string, StoreTarget)[] { ("s3", "moto", moto), ("azure", "Azurite", azurite) })
+        var targets = new (string Provider, StoreTarget Target, string[] Where)[]
         {
-            string[] where = provider == "s3"
-                ? ["--endpoint", moto.Endpoint.AbsoluteUri, "--bucket", moto.Bucket]
-                : ["--bucket", azurite.Container];
+            ("local", local, ["--bucket", local.Root]),
+            ("azure", azurite, ["--bucket", azurite.Container]),
+            ("s3", moto, ["--endpoint", moto.Endpoint.AbsoluteUri, "--bucket", moto.Bucket]),
+            ("gcs", gcs, ["--endpoint", gcs.Endpoint.AbsoluteUri, "--bucket", GcsEmulatorTarget.Bucket]),
+        };
+        foreach ((string provider, StoreTarget target, string[] where) in targets)
+        {
             var environment = new Dictionary<string, string> { [AzureConnectionVariable] = azurite.ConnectionString };
             ChildResult ours = await RunChildAsync([ChildCommand, "--provider", provider, "--mode", "save", "--size-mib", sizeMiB.ToString(CultureInfo.InvariantCulture), .. where], environment);
             ChildResult raw = await RunChildAsync([ChildCommand, "--provider", provider, "--mode", "raw", "--size-mib", sizeMiB.ToString(CultureInfo.InvariantCulture), .. where], environment);
-            log.WriteLine($"  {label}: sync save of {sizeMiB} MiB raised the peak by {ours.PeakAboveStateMiB:0.0} MiB in {ours.Seconds:0.0} s; raw {target.RawUpload}: {raw.PeakAboveStateMiB:0.0} MiB in {raw.Seconds:0.0} s");
+            log.WriteLine($"  {target.Name}: sync save of {sizeMiB} MiB raised the peak by {ours.PeakAboveStateMiB:0.0} MiB in {ours.Seconds:0.0} s; raw {target.RawUpload}: {raw.PeakAboveStateMiB:0.0} MiB in {raw.Seconds:0.0} s");
             results.Add(new BenchmarkResult(
-                $"6. peak working set above the state, sync save of {sizeMiB} MiB [{label}]",
+                $"6. peak working set above the state, sync save of {sizeMiB} MiB [{target.Name}]",
                 ours.PeakAboveStateMiB,
                 64,
                 "MiB",
@@ -67,6 +75,8 @@ public static class MemoryBenchmark
 
         IInputStateStore store = provider switch
         {
+            "local" => new InputPipeline.Checkpointing.Local.LocalInputStateStore(Path.Combine(bucket, $"memory-{mode}")),
+            "gcs" => new InputPipeline.Checkpointing.Gcs.GcsInputStateStore(new InputPipeline.Checkpointing.Gcs.GcsStoreOptions { Bucket = bucket, Prefix = $"memory-{mode}", BaseUri = new Uri(Arg("--endpoint")) }),
             "s3" => new S3InputStateStore(new S3StoreOptions { Bucket = bucket, Prefix = $"memory-{mode}", ServiceUrl = new Uri(Arg("--endpoint")), ForcePathStyle = true, Region = "us-east-1" }, MotoTarget.Credentials),
             "azure" => new AzureBlobInputStateStore(new AzureBlobStoreOptions
             {
@@ -84,6 +94,7 @@ public static class MemoryBenchmark
         Azure.Storage.Blobs.BlobContainerClient? azure = provider == "azure"
             ? new Azure.Storage.Blobs.BlobContainerClient(Environment.GetEnvironmentVariable(AzureConnectionVariable), bucket)
             : null;
+        Google.Cloud.Storage.V1.StorageClient? gcs = provider == "gcs" ? GcsEmulatorTarget.Client(new Uri(Arg("--endpoint")), new RequestCounter()) : null;
 
         async Task SaveAsync(long step, ByteState state)
         {
@@ -91,6 +102,19 @@ public static class MemoryBenchmark
             {
                 // Synchronous mode: the training thread waits, so the snapshot may reference the live state (no copy).
                 await manager.SaveAsync(step, [new("state", state.CaptureState())]);
+            }
+            else if (provider == "local")
+            {
+                string path = Path.Combine(bucket, "memory-raw", step.ToString(CultureInfo.InvariantCulture));
+                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                await using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0, FileOptions.Asynchronous);
+                await file.WriteAsync(state.Bytes);
+                file.Flush(flushToDisk: true);
+            }
+            else if (gcs is not null)
+            {
+                using var content = new MemoryStream(state.Bytes, writable: false);
+                await gcs.UploadObjectAsync(GcsEmulatorTarget.Bucket, $"memory-raw/{step}", "application/octet-stream", content, GcsEmulatorTarget.RawUploadOptions);
             }
             else if (s3 is not null)
             {
@@ -123,6 +147,7 @@ public static class MemoryBenchmark
         long peak = Math.Max(sampler.Stop(), reset ? ProcStatus.Read("VmHWM") : 0);
         GC.KeepAlive(big);
         s3?.Dispose();
+        gcs?.Dispose();
         (store as IDisposable)?.Dispose();
         Console.WriteLine("RESULT " + JsonSerializer.Serialize(new ChildResult((peak - before) / (double)MiB, allocatedMiB, seconds, reset), ChildResultContext.Default.ChildResult));
         return 0;

@@ -70,11 +70,12 @@ root.SetAction(async (parse, cancellationToken) =>
         log.WriteLine("== starting the emulators");
         await using AzuriteTarget azurite = await AzuriteTarget.StartAsync(temp.Combine("azurite"));
         await using MotoTarget moto = await MotoTarget.StartAsync(temp.Combine("moto"));
+        await using GcsEmulatorTarget gcs = await GcsEmulatorTarget.StartAsync();
+        var local = new LocalTarget(temp.Combine("local"));
         if (Runs("1", "2"))
         {
-            await using GcsEmulatorTarget gcs = await GcsEmulatorTarget.StartAsync();
             HashSet<string> chosen = new((parse.GetValue(stores) ?? []).SelectMany(g => g.Split(',', StringSplitOptions.RemoveEmptyEntries)), StringComparer.OrdinalIgnoreCase);
-            StoreTarget[] targets = [new LocalTarget(temp.Combine("local")), azurite, moto, gcs];
+            StoreTarget[] targets = [local, azurite, moto, gcs];
             foreach (StoreTarget target in targets.Where(t => chosen.Count == 0 || chosen.Contains(t.Name.Split(' ')[0])))
             {
                 log.WriteLine($"== 1-2. save and restore on {target.Name}");
@@ -85,7 +86,7 @@ root.SetAction(async (parse, cancellationToken) =>
         if (Runs("6"))
         {
             log.WriteLine("== 6. bounded memory");
-            results.AddRange(await MemoryBenchmark.RunAsync(moto, azurite, 1024, log));
+            results.AddRange(await MemoryBenchmark.RunAsync(local, azurite, moto, gcs, 1024, log));
         }
     }
 

@@ -90,6 +90,65 @@ public static class SaveRestoreBenchmarks
             }
         }
 
+        if (target.CountsRequests)
+        {
+            results.AddRange(await CountRequestsAsync(target, log));
+        }
+
         return results;
+    }
+
+    /// <summary>
+    /// The HTTP requests (every attempt) of a small save in the steady state (KeepMax reached, so retention deletes
+    /// too), averaged over 10 saves, and of a fresh manager's restore; against the raw upload and download of the same bytes.
+    /// </summary>
+    private static async Task<IReadOnlyList<BenchmarkResult>> CountRequestsAsync(StoreTarget target, TextWriter log)
+    {
+        const int Saves = 10;
+        var counter = new RequestCounter();
+        IInputStateStore store = target.CreateCountedStore("requests", counter);
+        try
+        {
+            var state = new ByteState(4 * 1024, CaptureMode.Reference, seed: 7);
+            using var manager = new CheckpointManager(store, new CheckpointManagerOptions());
+            long step = 0;
+            while (step < 8)
+            {
+                await manager.SaveAsync(++step, [new("state", state.CaptureState())]);
+            }
+
+            counter.Reset();
+            for (int i = 0; i < Saves; i++)
+            {
+                await manager.SaveAsync(++step, [new("state", state.CaptureState())]);
+            }
+
+            double perSave = counter.Count / (double)Saves;
+            target.RawRequests.Reset();
+            await target.RawUploadAsync("requests-4k", state.Bytes);
+            int rawUpload = target.RawRequests.Count;
+
+            counter.Reset();
+            using (var fresh = new CheckpointManager(store, new CheckpointManagerOptions()))
+            {
+                _ = await fresh.RestoreLatestAsync([new("state", new ByteState(state.Bytes.Length, CaptureMode.Reference, seed: 8))])
+                    ?? throw new InvalidOperationException("Nothing was restored.");
+            }
+
+            int restore = counter.Count;
+            target.RawRequests.Reset();
+            await target.RawDownloadAsync("requests-4k", new byte[state.Bytes.Length]);
+            int rawDownload = target.RawRequests.Count;
+            log.WriteLine($"  {target.Name}: a 4 KiB save sends {perSave:0.0} requests (raw upload {rawUpload}), a restore {restore} (raw download {rawDownload})");
+            return
+            [
+                new BenchmarkResult($"1. requests per 4 KiB save vs raw upload [{target.Name}]", perSave, rawUpload, "requests", Goal.ReportOnly, $"steady state (KeepMax 5: retention deletes), mean of {Saves} saves; baseline: {target.RawUpload}"),
+                new BenchmarkResult($"2. requests per restore vs raw download [{target.Name}]", restore, rawDownload, "requests", Goal.ReportOnly, $"a fresh manager: state file + manifest + part; baseline: {target.RawDownload}"),
+            ];
+        }
+        finally
+        {
+            (store as IDisposable)?.Dispose();
+        }
     }
 }

@@ -1,10 +1,9 @@
-using System.Net.Http.Headers;
-using System.Text;
 using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
+using Google.Cloud.Storage.V1;
 using InputPipeline.Checkpointing.AzureBlob;
 using InputPipeline.Checkpointing.Gcs;
 using InputPipeline.Checkpointing.Local;
@@ -32,6 +31,18 @@ public abstract class StoreTarget : IAsyncDisposable
     /// <param name="prefix">The prefix (a folder name for Local).</param>
     /// <returns>The store; the caller disposes it if it is disposable.</returns>
     public abstract IInputStateStore CreateStore(string prefix);
+
+    /// <summary>Gets the counter of the raw calls' HTTP requests (none for Local).</summary>
+    public RequestCounter RawRequests { get; protected init; } = new();
+
+    /// <summary>Gets whether the target talks HTTP, so that its requests can be counted.</summary>
+    public virtual bool CountsRequests => true;
+
+    /// <summary>Creates a store like <see cref="CreateStore"/> whose HTTP requests <paramref name="counter"/> counts.</summary>
+    /// <param name="prefix">The prefix.</param>
+    /// <param name="counter">The counter.</param>
+    /// <returns>The store; the caller disposes it if it is disposable.</returns>
+    public virtual IInputStateStore CreateCountedStore(string prefix, RequestCounter counter) => CreateStore(prefix);
 
     /// <summary>Uploads <paramref name="bytes"/> as <paramref name="key"/> with one plain call of the provider's SDK.</summary>
     public abstract Task RawUploadAsync(string key, byte[] bytes, CancellationToken cancellationToken = default);
@@ -77,6 +88,9 @@ public abstract class StoreTarget : IAsyncDisposable
 /// <summary>The Local store on this machine's disk, against <see cref="FileStream"/> + fsync.</summary>
 public sealed class LocalTarget(string root) : StoreTarget
 {
+    /// <summary>Gets the root directory.</summary>
+    public string Root => root;
+
     /// <inheritdoc />
     public override string Name => "Local";
 
@@ -85,6 +99,9 @@ public sealed class LocalTarget(string root) : StoreTarget
 
     /// <inheritdoc />
     public override string RawDownload => "FileStream read";
+
+    /// <inheritdoc />
+    public override bool CountsRequests => false;
 
     /// <inheritdoc />
     public override IInputStateStore CreateStore(string prefix) => new LocalInputStateStore(Path.Combine(root, prefix));
@@ -117,11 +134,12 @@ public sealed class AzuriteTarget : StoreTarget
     private readonly string _connectionString;
     private readonly BlobContainerClient _container;
 
-    private AzuriteTarget(ExternalProcess process, string connectionString, BlobContainerClient container)
+    private AzuriteTarget(ExternalProcess process, string connectionString, BlobContainerClient container, RequestCounter rawRequests)
     {
         _process = process;
         _connectionString = connectionString;
         _container = container;
+        RawRequests = rawRequests;
     }
 
     /// <inheritdoc />
@@ -143,14 +161,26 @@ public sealed class AzuriteTarget : StoreTarget
     public static async Task<AzuriteTarget> StartAsync(string dataDirectory)
     {
         (ExternalProcess process, string connectionString) = await Emulators.StartAzuriteAsync(dataDirectory);
-        var container = new BlobServiceClient(connectionString).GetBlobContainerClient("bench");
+        var counter = new RequestCounter();
+        var options = new BlobClientOptions();
+        options.AddPolicy(counter.AzurePolicy(), Azure.Core.HttpPipelinePosition.PerRetry);
+        var container = new BlobServiceClient(connectionString, options).GetBlobContainerClient("bench");
         await container.CreateIfNotExistsAsync();
-        return new AzuriteTarget(process, connectionString, container);
+        var target = new AzuriteTarget(process, connectionString, container, counter);
+        return target;
     }
 
     /// <inheritdoc />
     public override IInputStateStore CreateStore(string prefix) =>
         new AzureBlobInputStateStore(new AzureBlobStoreOptions { ConnectionString = _connectionString, Container = _container.Name, Prefix = prefix });
+
+    /// <inheritdoc />
+    public override IInputStateStore CreateCountedStore(string prefix, RequestCounter counter)
+    {
+        var options = new BlobClientOptions();
+        options.AddPolicy(counter.AzurePolicy(), Azure.Core.HttpPipelinePosition.PerRetry);
+        return new AzureBlobInputStateStore(new BlobServiceClient(_connectionString, options), new AzureBlobStoreOptions { Container = _container.Name, Prefix = prefix });
+    }
 
     /// <inheritdoc />
     public override async Task RawUploadAsync(string key, byte[] bytes, CancellationToken cancellationToken = default) =>
@@ -185,12 +215,13 @@ public sealed class MotoTarget : StoreTarget
     private readonly AmazonS3Client _client;
     private readonly string _bucket;
 
-    private MotoTarget(ExternalProcess process, Uri endpoint, AmazonS3Client client, string bucket)
+    private MotoTarget(ExternalProcess process, Uri endpoint, AmazonS3Client client, string bucket, RequestCounter rawRequests)
     {
         _process = process;
         Endpoint = endpoint;
         _client = client;
         _bucket = bucket;
+        RawRequests = rawRequests;
     }
 
     /// <summary>Gets moto's endpoint.</summary>
@@ -217,16 +248,18 @@ public sealed class MotoTarget : StoreTarget
         (ExternalProcess process, Uri endpoint) = await Emulators.StartMotoAsync(workingDirectory);
         // The raw calls skip response checksum validation, as the store does (it verifies parts itself): with the SDK's
         // default, a whole read of a single-request object also checks its MD5 and CRC32, ~6x the download itself.
+        var counter = new RequestCounter();
         var client = new AmazonS3Client(Credentials, new AmazonS3Config
         {
             ServiceURL = endpoint.AbsoluteUri,
             AuthenticationRegion = "us-east-1",
             ForcePathStyle = true,
             ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
+            HttpClientFactory = counter.AwsFactory(),
         });
         const string bucket = "bench";
         await client.PutBucketAsync(new PutBucketRequest { BucketName = bucket });
-        return new MotoTarget(process, endpoint, client, bucket);
+        return new MotoTarget(process, endpoint, client, bucket, counter);
     }
 
     /// <summary>Creates the store's options for this target.</summary>
@@ -234,6 +267,14 @@ public sealed class MotoTarget : StoreTarget
 
     /// <inheritdoc />
     public override IInputStateStore CreateStore(string prefix) => new S3InputStateStore(Options(prefix), Credentials);
+
+    /// <inheritdoc />
+    public override IInputStateStore CreateCountedStore(string prefix, RequestCounter counter)
+    {
+        AmazonS3Config config = S3InputStateStore.CreateClientConfig(Options(prefix));
+        config.HttpClientFactory = counter.AwsFactory();
+        return new S3InputStateStore(new AmazonS3Client(Credentials, config), Options(prefix));
+    }
 
     /// <inheritdoc />
     public override async Task RawUploadAsync(string key, byte[] bytes, CancellationToken cancellationToken = default)
@@ -279,70 +320,90 @@ public sealed class MotoTarget : StoreTarget
 }
 
 /// <summary>
-/// The repository's GCS emulator, against plain JSON API calls over <see cref="HttpClient"/> (a media upload and an
-/// <c>alt=media</c> download): Google.Cloud.Storage.V1 is not available here, and the provider itself is built on the
-/// same JSON API.
+/// The repository's GCS emulator, against the official client's own calls (Google.Cloud.Storage.V1's
+/// <c>UploadObjectAsync</c> and <c>DownloadObjectAsync</c>) with the store's validation settings: no hash checks.
 /// </summary>
 public sealed class GcsEmulatorTarget : StoreTarget
 {
-    private const string Bucket = "bench";
-    private readonly ExternalProcess _process;
-    private readonly Uri _endpoint;
-    private readonly HttpClient _http;
+    /// <summary>The bucket the benchmarks use.</summary>
+    public const string Bucket = "bench";
 
-    private GcsEmulatorTarget(ExternalProcess process, Uri endpoint, HttpClient http)
+    private readonly ExternalProcess _process;
+    private readonly StorageClient _client;
+
+    private GcsEmulatorTarget(ExternalProcess process, Uri endpoint, StorageClient client, RequestCounter rawRequests)
     {
         _process = process;
-        _endpoint = endpoint;
-        _http = http;
+        Endpoint = endpoint;
+        _client = client;
+        RawRequests = rawRequests;
     }
+
+    /// <summary>Gets the emulator's root URI.</summary>
+    public Uri Endpoint { get; }
 
     /// <inheritdoc />
     public override string Name => "GCS emulator";
 
     /// <inheritdoc />
-    public override string RawUpload => "JSON API media upload (HttpClient)";
+    public override string RawUpload => "StorageClient.UploadObjectAsync (no validation)";
 
     /// <inheritdoc />
-    public override string RawDownload => "JSON API alt=media download (HttpClient)";
+    public override string RawDownload => "StorageClient.DownloadObjectAsync (no validation)";
+
+    /// <summary>Returns the upload options the raw calls use: the store's chunk size and validation.</summary>
+    public static UploadObjectOptions RawUploadOptions => new() { ChunkSize = GcsStoreOptions.DefaultChunkSize, UploadValidationMode = UploadValidationMode.None };
+
+    /// <summary>Returns a client of the emulator whose requests <paramref name="counter"/> counts.</summary>
+    public static StorageClient Client(Uri endpoint, RequestCounter counter) => new StorageClientBuilder
+    {
+        BaseUri = new Uri(endpoint, "storage/v1/").AbsoluteUri,
+        UnauthenticatedAccess = true,
+        HttpClientFactory = counter.GoogleFactory(),
+    }.Build();
 
     /// <summary>Starts the emulator and creates a bucket.</summary>
     public static async Task<GcsEmulatorTarget> StartAsync()
     {
         (ExternalProcess process, Uri endpoint) = await Emulators.StartGcsEmulatorAsync();
-        var http = new HttpClient { BaseAddress = endpoint, Timeout = TimeSpan.FromMinutes(5) };
-        using var body = new StringContent($$"""{"name":"{{Bucket}}"}""", Encoding.UTF8, "application/json");
-        using HttpResponseMessage created = await http.PostAsync("storage/v1/b?project=bench", body);
-        created.EnsureSuccessStatusCode();
-        return new GcsEmulatorTarget(process, endpoint, http);
+        var counter = new RequestCounter();
+        StorageClient client = Client(endpoint, counter);
+        await client.CreateBucketAsync("bench", Bucket);
+        return new GcsEmulatorTarget(process, endpoint, client, counter);
     }
 
     /// <inheritdoc />
     public override IInputStateStore CreateStore(string prefix) =>
-        new GcsInputStateStore(new GcsStoreOptions { Bucket = Bucket, Prefix = prefix, BaseUri = _endpoint });
+        new GcsInputStateStore(new GcsStoreOptions { Bucket = Bucket, Prefix = prefix, BaseUri = Endpoint });
+
+    /// <inheritdoc />
+    public override IInputStateStore CreateCountedStore(string prefix, RequestCounter counter) =>
+        new GcsInputStateStore(Client(Endpoint, counter), new GcsStoreOptions { Bucket = Bucket, Prefix = prefix });
 
     /// <inheritdoc />
     public override async Task RawUploadAsync(string key, byte[] bytes, CancellationToken cancellationToken = default)
     {
-        using var content = new ByteArrayContent(bytes);
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-        using HttpResponseMessage response = await _http.PostAsync($"upload/storage/v1/b/{Bucket}/o?uploadType=media&name={Uri.EscapeDataString("raw/" + key)}", content, cancellationToken);
-        response.EnsureSuccessStatusCode();
+        using var content = new MemoryStream(bytes, writable: false);
+        await _client.UploadObjectAsync(Bucket, "raw/" + key, "application/octet-stream", content, RawUploadOptions, cancellationToken);
     }
 
     /// <inheritdoc />
     public override async Task<int> RawDownloadAsync(string key, Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        using HttpResponseMessage response = await _http.GetAsync($"storage/v1/b/{Bucket}/o/{Uri.EscapeDataString("raw/" + key)}?alt=media", HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-        response.EnsureSuccessStatusCode();
-        await using Stream content = await response.Content.ReadAsStreamAsync(cancellationToken);
-        return await ReadAllAsync(content, buffer, cancellationToken);
+        if (!System.Runtime.InteropServices.MemoryMarshal.TryGetArray<byte>(buffer, out ArraySegment<byte> array))
+        {
+            throw new ArgumentException("The buffer is not an array.", nameof(buffer));
+        }
+
+        using var destination = new MemoryStream(array.Array!, array.Offset, array.Count, writable: true);
+        await _client.DownloadObjectAsync(Bucket, "raw/" + key, destination, new DownloadObjectOptions { DownloadValidationMode = DownloadValidationMode.Never }, cancellationToken);
+        return (int)destination.Position;
     }
 
     /// <inheritdoc />
     public override async ValueTask DisposeAsync()
     {
-        _http.Dispose();
+        _client.Dispose();
         await _process.DisposeAsync();
     }
 }
