@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using InputPipeline.Checkpointing.Preemption;
 
 namespace InputPipeline.Checkpointing.Samples;
@@ -53,19 +52,20 @@ public sealed record JobProgressSnapshot(
     /// <c>step 1370/100000 · stop requested (HostStopping): saving at step 1370 before stopping · checkpoint 1360, 3 s ago · 0 failed saves</c>.
     /// </summary>
     /// <returns>One line of plain text.</returns>
-    public string ToStatusLine()
-    {
-        var line = new StringBuilder();
-        line.Append(Step is { } step
+    public string ToStatusLine() => string.Join(" · ", Parts());
+
+    /// <summary>Returns the four parts of the status line: the step, what the job is doing, the checkpoint, the failed saves.</summary>
+    internal string[] Parts() =>
+    [
+        Step is { } step
             ? string.Create(CultureInfo.InvariantCulture, $"step {step}/{TargetStep}")
-            : string.Create(CultureInfo.InvariantCulture, $"step ?/{TargetStep}"));
-        line.Append(" · ").Append(Activity());
-        line.Append(" · ").Append(CheckpointStep is { } at
+            : string.Create(CultureInfo.InvariantCulture, $"step ?/{TargetStep}"),
+        Activity(),
+        CheckpointStep is { } at
             ? string.Create(CultureInfo.InvariantCulture, $"checkpoint {at}, {Age(CheckpointAge)}")
-            : "no checkpoint yet");
-        line.Append(" · ").Append(FailedSaves == 1 ? "1 failed save" : string.Create(CultureInfo.InvariantCulture, $"{FailedSaves} failed saves"));
-        return line.ToString();
-    }
+            : "no checkpoint yet",
+        FailedSaves == 1 ? "1 failed save" : string.Create(CultureInfo.InvariantCulture, $"{FailedSaves} failed saves"),
+    ];
 
     private string Activity() => Phase switch
     {

@@ -24,8 +24,10 @@ public sealed class JobConsoleTests
         await console.DisposeAsync();
 
         string output = terminal.Output;
-        Assert.Contains("step ?/400 · starting: resuming from the last checkpoint · no checkpoint yet · 0 failed saves", output, StringComparison.Ordinal);
-        Assert.Contains("warn: CheckpointManager[1005] a warning while the line is live", output, StringComparison.Ordinal);
+        string text = System.Text.RegularExpressions.Regex.Replace(output, @"\u001b\[[0-9;?]*[A-Za-z]", string.Empty);
+        Assert.Contains("step ?/400 · starting: resuming from the last checkpoint · no checkpoint yet · 0 failed saves", text, StringComparison.Ordinal);
+        Assert.Contains("\u001b[1mstep ?/400", output, StringComparison.Ordinal); // the step in bold
+        Assert.Contains("warn: CheckpointManager[1005] a warning while the line is live", text, StringComparison.Ordinal);
         Assert.Contains("\u001b[", output, StringComparison.Ordinal); // drawn with terminal sequences (Spectre.Console's live display)
     }
 

@@ -174,10 +174,31 @@ internal sealed class JobConsole : IAsyncDisposable
         }
     }
 
-    private Text Status(JobProgress progress)
+    /// <summary>The live line: the step in bold, a stop in yellow, failed saves in red; cut to the terminal's width.</summary>
+    private Markup Status(JobProgress progress)
     {
-        string line = progress.GetSnapshot().ToStatusLine();
+        JobProgressSnapshot snapshot = progress.GetSnapshot();
+        string[] parts = snapshot.Parts();
         int width = Math.Max(20, _ansi.Profile.Width - 1);
-        return new Text(line.Length > width ? line[..(width - 1)] + "…" : line, new Style(decoration: Decoration.Bold));
+        int room = width - (3 * (parts.Length - 1));
+        var styled = new List<string>(parts.Length);
+        for (int i = 0; i < parts.Length; i++)
+        {
+            string part = parts[i].Length > room ? parts[i][..Math.Max(0, room - 1)] + "…" : parts[i];
+            room = Math.Max(0, room - part.Length);
+            string style = i switch
+            {
+                0 => "bold",
+                1 when snapshot.Phase is JobPhase.Stopping or JobPhase.Finishing => "yellow",
+                3 when snapshot.FailedSaves > 0 => "red",
+                _ => string.Empty,
+            };
+            if (part.Length > 0)
+            {
+                styled.Add(style.Length == 0 ? Markup.Escape(part) : $"[{style}]{Markup.Escape(part)}[/]");
+            }
+        }
+
+        return new Markup(string.Join(" · ", styled));
     }
 }
