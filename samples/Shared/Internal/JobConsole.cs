@@ -51,7 +51,8 @@ internal sealed class JobConsole : IAsyncDisposable
         {
             if (_live)
             {
-                _ansi.Write(new Text(line + Environment.NewLine));
+                // Padded to the full width, so that no part of the status line it is drawn over stays visible.
+                _ansi.Write(new Padder(new Text(line), new Padding(0, 0, 0, 0)) { Expand = true });
             }
             else
             {
