@@ -142,8 +142,10 @@ public static partial class CliApp
                 CheckpointNotFoundException => (CliExitCodes.NotFound, string.Empty, string.Empty),
                 _ => (CliExitCodes.UnexpectedError, string.Empty, string.Empty),
             };
-            string message = ForCommandLine(OneLine(ex.Message));
-            error.WriteLine("ckpt: " + prefix + (advice.Length == 0 ? message : Sentence(message) + " " + advice));
+            string message = OneLine(ex.Message);
+            string forCommandLine = ForCommandLine(message);
+            bool advised = forCommandLine != message; // the provider's own advice, rewritten for the tool, already says what to do
+            error.WriteLine("ckpt: " + prefix + (advice.Length == 0 || advised ? forCommandLine : Sentence(forCommandLine) + " " + advice));
             return code;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)

@@ -21,9 +21,13 @@ internal static class JobFailures
             JobExitCodes.CheckpointFailure,
             $"The {store.ProviderName} store cannot be used: {Sentence(store.Message)} Check the InputPipelineCheckpointing:{store.ProviderName} settings, the credentials and the network, then restart: the job resumes from its last committed checkpoint.",
             true),
-        CheckpointCorruptedException or CheckpointNotFoundException or CheckpointMismatchException => (
+        CheckpointCorruptedException => (
             JobExitCodes.CheckpointFailure,
-            $"Checkpoint failure: {Sentence(exception.Message)} Inspect the chain with `ckpt verify <store>` (src/Cli).",
+            $"Checkpoint failure: {Sentence(exception.Message)} `ckpt verify <store> --all` (src/Cli) lists every damaged object.",
+            true),
+        CheckpointNotFoundException or CheckpointMismatchException => (
+            JobExitCodes.CheckpointFailure,
+            $"Checkpoint failure: {Sentence(exception.Message)} `ckpt list <store>` (src/Cli) shows what each chain holds.",
             true),
         CheckpointException checkpoint => (JobExitCodes.CheckpointFailure, "Checkpoint failure: " + OneLine(checkpoint.Message), true),
         _ => (JobExitCodes.Unexpected, "Unexpected error (a bug; please report it): " + exception, false),
