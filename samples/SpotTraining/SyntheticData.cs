@@ -2,11 +2,13 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using InputPipeline.Checkpointing.Samples;
 
 namespace SpotTraining;
 
-/// <summary>The data directory is unusable: not written by this sample, written for another seed, or damaged.</summary>
-internal sealed class DataDirectoryException(string message) : Exception(message);
+/// <summary>The data directory is unusable: not written by this sample, written for another seed, damaged, or not writable (exit code 3).</summary>
+internal sealed class DataDirectoryException(string message, Exception? innerException = null)
+    : JobFailureException(JobExitCodes.UnusableData, message, innerException);
 
 /// <summary>
 /// Generates the sample's input files deterministically from the seed. Generation writes into a sibling temp folder
@@ -25,13 +27,20 @@ internal static class SyntheticData
     public static IReadOnlyList<string> EnsureGenerated(string dataDir, int seed)
     {
         string full = Path.GetFullPath(dataDir);
-        RemoveStaleTempFolders(full);
-        if (!Directory.Exists(full))
+        try
         {
-            Generate(full, seed);
-        }
+            RemoveStaleTempFolders(full);
+            if (!Directory.Exists(full))
+            {
+                Generate(full, seed);
+            }
 
-        return Verify(full, seed);
+            return Verify(full, seed);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new DataDirectoryException($"Training:DataDir '{full}' cannot be used: {ex.Message} Choose a directory this job can read and write.", ex);
+        }
     }
 
     private static void Generate(string full, int seed)

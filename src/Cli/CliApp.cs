@@ -89,6 +89,17 @@ public static partial class CliApp
         return root;
     }
 
+    private const string StoreAdvice = "Check the store's path or URI, --endpoint, the credentials and the network, then run the command again (a `ckpt copy` run again resumes).";
+    private const string ConflictAdvice = "Another writer changed the chain meanwhile (a running job?); run the command again.";
+    private const string DamageAdvice = "`ckpt verify <store> --all` lists every damaged object.";
+
+    /// <summary>Returns <paramref name="text"/> on one line: an expected failure is one line of standard error.</summary>
+    internal static string OneLine(string text) =>
+        string.Join(' ', text.Split((char[])['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+    /// <summary>Returns <paramref name="text"/> ending with a full stop, so that advice can follow it.</summary>
+    internal static string Sentence(string text) => text.Length == 0 || text[^1] is '.' or '!' or '?' ? text : text + ".";
+
     /// <summary>
     /// Rewrites the providers' advice to set a configuration key (<c>Create it, or set InputPipelineCheckpointing:S3:CreateBucketIfMissing
     /// to true.</c>), which a command-line user cannot follow: the tool never creates buckets or containers.
@@ -100,7 +111,11 @@ public static partial class CliApp
     private static partial System.Text.RegularExpressions.Regex ConfigurationAdvice();
 
     /// <summary>Runs a command's work and turns the failures it expects into a message and an exit code.</summary>
-    internal static async Task<int> ExecuteAsync(CliContext context, Func<Task<int>> work, CancellationToken cancellationToken)
+    internal static Task<int> ExecuteAsync(CliContext context, Func<Task<int>> work, CancellationToken cancellationToken) =>
+        ExecuteAsync(context.Err, work, cancellationToken);
+
+    /// <summary>Runs a command's work and turns the failures it expects into one line on <paramref name="error"/> and an exit code.</summary>
+    internal static async Task<int> ExecuteAsync(TextWriter error, Func<Task<int>> work, CancellationToken cancellationToken)
     {
         try
         {
@@ -108,31 +123,34 @@ public static partial class CliApp
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            context.Err.WriteLine(InterruptedMessage);
+            error.WriteLine(InterruptedMessage);
             return CliExitCodes.Interrupted;
         }
         catch (CliException ex)
         {
-            context.Err.WriteLine("ckpt: " + ex.Message);
+            error.WriteLine("ckpt: " + OneLine(ex.Message));
             return ex.ExitCode;
         }
         catch (CheckpointException ex)
         {
-            (int code, string prefix) = ex switch
+            (int code, string prefix, string advice) = ex switch
             {
-                CheckpointOptionsException => (CliExitCodes.BadArguments, "invalid store settings: "),
-                CheckpointStoreException => (CliExitCodes.StoreUnavailable, "the store cannot be used: "),
-                CheckpointOwnershipLostException or CheckpointConflictException => (CliExitCodes.Conflict, "conflict: "),
-                CheckpointCorruptedException => (CliExitCodes.Damaged, "damaged checkpoint: "),
-                CheckpointNotFoundException => (CliExitCodes.NotFound, string.Empty),
-                _ => (CliExitCodes.UnexpectedError, string.Empty),
+                CheckpointOptionsException => (CliExitCodes.BadArguments, "invalid store settings: ", string.Empty),
+                CheckpointStoreException => (CliExitCodes.StoreUnavailable, "the store cannot be used: ", StoreAdvice),
+                CheckpointOwnershipLostException or CheckpointConflictException => (CliExitCodes.Conflict, "conflict: ", ConflictAdvice),
+                CheckpointCorruptedException => (CliExitCodes.Damaged, "damaged checkpoint: ", DamageAdvice),
+                CheckpointNotFoundException => (CliExitCodes.NotFound, string.Empty, string.Empty),
+                _ => (CliExitCodes.UnexpectedError, string.Empty, string.Empty),
             };
-            context.Err.WriteLine("ckpt: " + prefix + ForCommandLine(ex.Message));
+            string message = OneLine(ex.Message);
+            string forCommandLine = ForCommandLine(message);
+            bool advised = forCommandLine != message; // the provider's own advice, rewritten for the tool, already says what to do
+            error.WriteLine("ckpt: " + prefix + (advice.Length == 0 || advised ? forCommandLine : Sentence(forCommandLine) + " " + advice));
             return code;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            context.Err.WriteLine("ckpt: unexpected error (please report it): " + ex);
+            error.WriteLine("ckpt: unexpected error (please report it): " + ex);
             return CliExitCodes.UnexpectedError;
         }
     }

@@ -29,4 +29,10 @@ public sealed class CliSettings
     /// Default <see langword="false"/>, for in-process callers; the <c>ckpt</c> executable sets it.
     /// </summary>
     public bool HandleTerminationSignals { get; init; }
+
+    /// <summary>
+    /// Gets the clock of <c>--watch</c>: the time between refreshes, and the ages shown. Default
+    /// <see cref="TimeProvider.System"/>; a test passes a fake one to drive refreshes.
+    /// </summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }

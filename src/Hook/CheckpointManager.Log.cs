@@ -6,7 +6,7 @@ public sealed partial class CheckpointManager
 {
     private static partial class Log
     {
-        [LoggerMessage(1000, LogLevel.Information, "Committed checkpoint {ManifestKey} of chain {Chain} at step {Step}: {PartCount} parts, {Bytes} bytes.")]
+        [LoggerMessage(1000, LogLevel.Debug, "Committed checkpoint {ManifestKey} of chain {Chain} at step {Step}: {PartCount} parts, {Bytes} bytes.")]
         public static partial void Committed(ILogger logger, string chain, long step, string manifestKey, int partCount, long bytes);
 
         [LoggerMessage(1001, LogLevel.Warning, "The state file {StateFileKey} of chain {Chain} is missing or damaged; rebuilding the list of checkpoints from the manifests in the store.")]

@@ -179,14 +179,21 @@ public sealed partial class CheckpointManager : IDisposable
             ArgumentOutOfRangeException.ThrowIfNegative(step);
             ValidateNames(snapshots.Select(s => s.Key));
             await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            CheckpointReference committed;
             try
             {
-                return await SaveObservedAsync(step, snapshots, cancellationToken).ConfigureAwait(false);
+                committed = await SaveObservedAsync(step, snapshots, cancellationToken).ConfigureAwait(false);
             }
-            finally
+            catch (Exception ex)
             {
-                _gate.Release();
+                _gate.Release(); // handlers run outside the lock, so they may call the manager
+                OnSaveFailed(step, ex, cancellationToken);
+                throw;
             }
+
+            _gate.Release();
+            OnCommitted(committed);
+            return committed;
         }
         finally
         {

@@ -14,7 +14,11 @@ namespace InputPipeline.Checkpointing.Preemption;
 /// Put it after the checkpointing hooks (for example <c>hooks: [inputHook, preemptionHook]</c>): its
 /// <see cref="EndAsync"/> runs after theirs, once the final checkpoint is committed, and acknowledges the preemption
 /// (<see cref="PreemptionMonitor.AcknowledgeAsync(CancellationToken)"/>, which acknowledges an Azure <c>Preempt</c> event).
-/// When a save fails, the session does not call <c>EndAsync</c>, so nothing is acknowledged. One hook per training run.
+/// When a final save fails under <see cref="SaveFailurePolicy.Throw"/>, the session does not call <c>EndAsync</c>, so
+/// nothing is acknowledged; under <see cref="SaveFailurePolicy.LogAndContinue"/> (the default) the notice is still
+/// acknowledged, since nothing more can be saved before the VM goes, and whether the final checkpoint committed is
+/// for the job to check (<see cref="CheckpointInputPipelineHook.LastCommittedStep"/>, or
+/// <see cref="CheckpointManager.Committed"/>). One hook per training run.
 /// </remarks>
 public sealed partial class PreemptionHook : SessionRunHook
 {
@@ -67,7 +71,7 @@ public sealed partial class PreemptionHook : SessionRunHook
     }
 
     /// <summary>
-    /// After a preemption: the hooks before this one have saved, so tells the monitor
+    /// After a preemption: the hooks before this one have made their final saves, so tells the monitor
     /// (<see cref="PreemptionMonitor.AcknowledgeAsync(CancellationToken)"/>) and waits for the acknowledgements.
     /// </summary>
     /// <param name="session">The session.</param>
@@ -89,7 +93,7 @@ public sealed partial class PreemptionHook : SessionRunHook
         [LoggerMessage(3010, LogLevel.Information, "Preemption requested ({Reason}: {Detail}); stopping training after global step {Step} to save a final checkpoint there.")]
         public static partial void Stopping(ILogger logger, PreemptionReason reason, string detail, long step);
 
-        [LoggerMessage(3011, LogLevel.Information, "Training stopped at global step {Step} for a preemption ({Reason}); the checkpoints are committed.")]
+        [LoggerMessage(3011, LogLevel.Information, "Training stopped at global step {Step} for a preemption ({Reason}); the checkpointing hooks have made their final saves.")]
         public static partial void Saved(ILogger logger, PreemptionReason reason, long step);
     }
 }

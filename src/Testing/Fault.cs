@@ -70,15 +70,19 @@ public sealed record StoreCall(int Number, StoreOperation Operation, string Key,
 /// store.Arm(Fault.Hang);                                                 // the next call hangs
 /// </code>
 /// </example>
-/// <remarks>Every fault except <see cref="FaultKind.Crash"/> hits one call, then is disarmed.</remarks>
+/// <remarks>
+/// Every fault except <see cref="FaultKind.Crash"/> hits one call, then is disarmed, unless made
+/// <see cref="Repeatedly"/>: then it hits every call it matches until <see cref="FaultInjectingInputStateStore.Disarm"/>.
+/// </remarks>
 public sealed class Fault
 {
-    private Fault(FaultKind kind, long cutShortBytes, int? callNumber, Func<StoreCall, bool>? predicate)
+    private Fault(FaultKind kind, long cutShortBytes, int? callNumber, Func<StoreCall, bool>? predicate, bool repeats = false)
     {
         Kind = kind;
         CutShortBytes = cutShortBytes;
         CallNumber = callNumber;
         Predicate = predicate;
+        Repeats = repeats;
     }
 
     /// <summary>Gets a <see cref="FaultKind.Fail"/> fault for the next call.</summary>
@@ -104,6 +108,9 @@ public sealed class Fault
 
     /// <summary>Gets the predicate a call must match to be hit, or <see langword="null"/>.</summary>
     public Func<StoreCall, bool>? Predicate { get; }
+
+    /// <summary>Gets whether the fault stays armed after it fires (see <see cref="Repeatedly"/>). Default <see langword="false"/>.</summary>
+    public bool Repeats { get; }
 
     /// <summary>Creates a <see cref="FaultKind.CutShort"/> fault for the next call.</summary>
     /// <param name="bytes">How many bytes of the content the inner store receives before the write fails; 0 or more.</param>
@@ -153,7 +160,7 @@ public sealed class Fault
     public Fault AtCall(int callNumber)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(callNumber, 1);
-        return new Fault(Kind, CutShortBytes, callNumber, Predicate);
+        return new Fault(Kind, CutShortBytes, callNumber, Predicate, Repeats);
     }
 
     /// <summary>Returns the same fault, hitting the next call that matches <paramref name="predicate"/>.</summary>
@@ -163,8 +170,17 @@ public sealed class Fault
     public Fault When(Func<StoreCall, bool> predicate)
     {
         ArgumentNullException.ThrowIfNull(predicate);
-        return new Fault(Kind, CutShortBytes, CallNumber, predicate);
+        return new Fault(Kind, CutShortBytes, CallNumber, predicate, Repeats);
     }
+
+    /// <summary>
+    /// Returns the same fault, hitting every call it matches instead of only the first, until
+    /// <see cref="FaultInjectingInputStateStore.Disarm"/>: for example a store that refuses every write from some
+    /// point on, as a full disk does, while reads and lists still work.
+    /// </summary>
+    /// <returns>The fault.</returns>
+    /// <example><code>store.Arm(Fault.Fail.When(c =&gt; c.Operation == StoreOperation.Write).Repeatedly());</code></example>
+    public Fault Repeatedly() => new(Kind, CutShortBytes, CallNumber, Predicate, repeats: true);
 
     /// <summary>Returns whether the fault hits <paramref name="call"/>.</summary>
     /// <param name="call">The call, not yet given a fault.</param>
@@ -185,8 +201,8 @@ public sealed class Fault
         {
             (int n, null) => string.Create(CultureInfo.InvariantCulture, $"at call {n}"),
             (int n, _) => string.Create(CultureInfo.InvariantCulture, $"at call {n} if it matches"),
-            (null, null) => "at the next call",
-            (null, _) => "at the next matching call",
+            (null, null) => Repeats ? "at every call" : "at the next call",
+            (null, _) => Repeats ? "at every matching call" : "at the next matching call",
         };
         return $"{what} {where}";
     }

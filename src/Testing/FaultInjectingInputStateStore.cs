@@ -70,7 +70,7 @@ public sealed class FaultInjectingInputStateStore : IInputStateStore
         }
     }
 
-    /// <summary>Gets a snapshot of the faults armed and not yet fired.</summary>
+    /// <summary>Gets a snapshot of the faults armed and not yet fired (a <see cref="Fault.Repeats"/> fault stays here after firing).</summary>
     public IReadOnlyList<Fault> ArmedFaults
     {
         get
@@ -252,7 +252,11 @@ public sealed class FaultInjectingInputStateStore : IInputStateStore
                 if (index >= 0)
                 {
                     fault = _armed[index];
-                    _armed.RemoveAt(index);
+                    if (!fault.Repeats)
+                    {
+                        _armed.RemoveAt(index);
+                    }
+
                     call = call with { Fault = fault.Kind };
                     if (fault.Kind == FaultKind.Crash)
                     {

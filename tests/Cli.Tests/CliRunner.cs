@@ -60,16 +60,22 @@ public static class CkptProcess
 
     public static string ToolDll => Path.Combine(RepositoryPaths.Root, "src", "Cli", "bin", Configuration, "net10.0", "ckpt.dll");
 
-    public static async Task<CliResult> RunAsync(string[] args, IReadOnlyDictionary<string, string?>? environment = null, TimeSpan? timeout = null)
+    public static Task<CliResult> RunAsync(string[] args, IReadOnlyDictionary<string, string?>? environment = null, TimeSpan? timeout = null)
     {
         Assert.True(File.Exists(ToolDll), $"{ToolDll} is missing: build src/Cli (the test project's build does).");
-        var info = new ProcessStartInfo("dotnet")
+        return RunCommandAsync(["dotnet", ToolDll, .. args], environment, timeout);
+    }
+
+    /// <summary>Runs <paramref name="command"/> (a program and its arguments, for example the tool under <c>unshare</c>).</summary>
+    public static async Task<CliResult> RunCommandAsync(IReadOnlyList<string> command, IReadOnlyDictionary<string, string?>? environment = null, TimeSpan? timeout = null)
+    {
+        string[] args = [.. command.Skip(1)];
+        var info = new ProcessStartInfo(command[0])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(ToolDll);
         foreach (string arg in args)
         {
             info.ArgumentList.Add(arg);

@@ -92,6 +92,54 @@ public sealed class ErrorTests : IDisposable
     }
 
     [Fact]
+    public async Task An_unreachable_endpoint_is_one_line_naming_the_store_and_what_to_do()
+    {
+        var credentials = new Dictionary<string, string?> { ["AWS_ACCESS_KEY_ID"] = "test", ["AWS_SECRET_ACCESS_KEY"] = "test", ["AWS_EC2_METADATA_DISABLED"] = "true" };
+        string endpoint = $"http://127.0.0.1:{FreePort.Get()}";
+
+        string[][] commands = [["list", "s3://bucket-1/run-7"], ["show", "s3://bucket-1/run-7"], ["verify", "s3://bucket-1/run-7"], ["prune", "s3://bucket-1/run-7", "--keep", "1"], ["gc", "s3://bucket-1/run-7"]];
+
+        // In parallel: each waits out the S3 SDK's retries.
+        foreach (CliResult result in await Task.WhenAll(commands.Select(command => CkptProcess.RunAsync([.. command, "--endpoint", endpoint], credentials))))
+        {
+            result.ExpectFailure(CliExitCodes.StoreUnavailable, "ckpt: the store cannot be used: S3 store");
+            Assert.Contains("Connection refused. Check the store's path or URI, --endpoint, the credentials and the network, then run the command again", result.Error, StringComparison.Ordinal);
+            Assert.Single(result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        }
+    }
+
+    [Fact]
+    public async Task A_copy_onto_a_full_disk_is_one_line_and_the_same_copy_run_again_resumes()
+    {
+        // A real ENOSPC: the destination is a 64 KiB tmpfs in a private mount namespace (unshare --mount
+        // --map-root-user); after the failed copy the test grows it and runs the same copy again.
+        string source = _temp.Combine("job");
+        await TestCheckpoints.CreateJobAsync(new LocalInputStateStore(source), size: 20_000);
+        string mount = Directory.CreateDirectory(_temp.Combine("disk")).FullName;
+        string destination = Path.Combine(mount, "copy");
+        string script =
+            "mount -t tmpfs -o size=64k tmpfs \"$1\" || { echo 'cannot mount a tmpfs (needs user namespaces or root)'; exit 90; }; " +
+            "dotnet \"$2\" copy \"$3\" \"$4\" 2>&1; echo \"first copy: exit $?\"; " +
+            "mount -o remount,size=4m \"$1\"; dotnet \"$2\" copy \"$3\" \"$4\" 2>&1; echo \"second copy: exit $?\"; " +
+            "dotnet \"$2\" verify \"$4\" --all 2>&1; echo \"verify: exit $?\"";
+
+        CliResult run = await CkptProcess.RunCommandAsync(["unshare", "--mount", "--map-root-user", "sh", "-c", script, "sh", mount, CkptProcess.ToolDll, source, destination]);
+
+        Assert.True(run.ExitCode != 90, "This test makes a full disk with a tmpfs in a private mount namespace; here that failed: " + run);
+        string[] lines = run.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        int first = Array.IndexOf(lines, "first copy: exit 3");
+        Assert.True(first > 0, run.ToString());
+        string failure = lines[first - 1];
+        Assert.StartsWith("ckpt: the store cannot be used: Local store, key ", failure, StringComparison.Ordinal);
+        Assert.Contains("No space left on device", failure, StringComparison.Ordinal);
+        Assert.EndsWith("then run the command again (a `ckpt copy` run again resumes).", failure, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", run.Output, StringComparison.Ordinal);
+        Assert.Contains("second copy: exit 0", lines);
+        Assert.Contains("verify: exit 0", lines);
+        Assert.Contains(lines, l => l.StartsWith("Copied ", StringComparison.Ordinal) && l.Contains("already there", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_damaged_state_file_is_reported_and_the_checkpoints_are_still_found()
     {
         string path = _temp.Combine("job");

@@ -10,12 +10,14 @@ internal sealed class SampleProcess : IDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private readonly StringBuilder _stdout = new();
+    private readonly StringBuilder _stderr = new();
 
     private SampleProcess(Process process)
     {
         _process = process;
-        process.OutputDataReceived += (_, e) => Append(e.Data);
-        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        process.OutputDataReceived += (_, e) => Append(e.Data, _stdout);
+        process.ErrorDataReceived += (_, e) => Append(e.Data, _stderr);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
     }
@@ -24,6 +26,7 @@ internal sealed class SampleProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>Gets standard output and standard error, interleaved as the lines arrived.</summary>
     public string Output
     {
         get
@@ -35,30 +38,60 @@ internal sealed class SampleProcess : IDisposable
         }
     }
 
+    /// <summary>Gets standard output alone.</summary>
+    public string StandardOutput
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _stdout.ToString();
+            }
+        }
+    }
+
+    /// <summary>Gets standard error alone.</summary>
+    public string StandardError
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _stderr.ToString();
+            }
+        }
+    }
+
     /// <summary>The configuration the test assembly was built in (the samples were built in the same one).</summary>
     public static string Configuration { get; } =
         typeof(SampleProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
 
     public static string SampleDll(string sample) =>
-        Path.Combine(RepositoryPaths.Root, "samples", sample, "bin", Configuration, "net10.0", sample + ".dll");
+        Path.Combine(RepositoryPaths.Root, sample == FaultHost ? "tests" : "samples", sample, "bin", Configuration, "net10.0", sample + ".dll");
 
-    public static SampleProcess Start(string sample, string workingDirectory, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
+    /// <summary>SpotTraining with the test-only <c>FaultInjecting</c> store provider (tests/SpotTrainingFaultHost).</summary>
+    public const string FaultHost = "SpotTrainingFaultHost";
+
+    public static SampleProcess Start(string sample, string workingDirectory, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null) =>
+        StartCommand(["dotnet", SampleDll(sample), .. arguments], workingDirectory, environment);
+
+    /// <summary>Starts <paramref name="command"/> (a program and its arguments), for example the sample under <c>unshare</c>.</summary>
+    public static SampleProcess StartCommand(IReadOnlyList<string> command, string workingDirectory, IReadOnlyDictionary<string, string>? environment = null)
     {
-        string dll = SampleDll(sample);
-        if (!File.Exists(dll))
+        string? dll = command.FirstOrDefault(c => c.EndsWith(".dll", StringComparison.Ordinal));
+        if (dll is not null && !File.Exists(dll))
         {
             throw new InvalidOperationException($"{dll} is missing: build the solution (scripts/test.sh does) before running the sample tests.");
         }
 
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(command[0])
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(dll);
-        foreach (string argument in arguments)
+        foreach (string argument in command.Skip(1))
         {
             info.ArgumentList.Add(argument);
         }
@@ -75,9 +108,16 @@ internal sealed class SampleProcess : IDisposable
     /// <summary>Runs to completion and returns the exit code.</summary>
     public static async Task<(int ExitCode, string Output)> RunAsync(string sample, string workingDirectory, IEnumerable<string> arguments, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment = null)
     {
+        SampleRun run = await RunToEndAsync(sample, workingDirectory, arguments, timeout, environment);
+        return (run.ExitCode, run.Output);
+    }
+
+    /// <summary>Runs to completion and returns the exit code and each stream.</summary>
+    public static async Task<SampleRun> RunToEndAsync(string sample, string workingDirectory, IEnumerable<string> arguments, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment = null)
+    {
         using SampleProcess process = Start(sample, workingDirectory, arguments, environment);
         int code = await process.WaitAsync(timeout);
-        return (code, process.Output);
+        return new SampleRun(code, process.StandardOutput, process.StandardError, process.Output);
     }
 
     public async Task<int> WaitAsync(TimeSpan timeout)
@@ -117,7 +157,7 @@ internal sealed class SampleProcess : IDisposable
         _process.Dispose();
     }
 
-    private void Append(string? line)
+    private void Append(string? line, StringBuilder stream)
     {
         if (line is null)
         {
@@ -127,6 +167,24 @@ internal sealed class SampleProcess : IDisposable
         lock (_output)
         {
             _output.AppendLine(line);
+            stream.AppendLine(line);
         }
+    }
+}
+
+/// <summary>A finished run of a sample: its exit code and what it wrote.</summary>
+internal sealed record SampleRun(int ExitCode, string StandardOutput, string StandardError, string Output)
+{
+    public override string ToString() => $"exit {ExitCode}\n--- stdout\n{StandardOutput}\n--- stderr\n{StandardError}";
+
+    /// <summary>The last line of standard error (the job's one line for a failure).</summary>
+    public string LastErrorLine => StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? string.Empty;
+
+    /// <summary>Asserts that nothing looks like a stack trace: no "   at " frame and no "--- End of stack trace".</summary>
+    public void AssertNoStackTrace()
+    {
+        Assert.True(!StandardError.Contains("   at ", StringComparison.Ordinal) && !StandardError.Contains("--- End of", StringComparison.Ordinal), $"a stack trace was printed: {this}");
+        Assert.True(!StandardOutput.Contains("   at ", StringComparison.Ordinal), $"a stack trace was printed: {this}");
+        Assert.DoesNotContain("Hosting failed to start", StandardError, StringComparison.Ordinal);
     }
 }

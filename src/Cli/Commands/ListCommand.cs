@@ -5,7 +5,7 @@ using InputPipeline.Checkpointing.Cli.Internal;
 
 namespace InputPipeline.Checkpointing.Cli.Commands;
 
-/// <summary><c>ckpt list &lt;store&gt; [--pipeline NAME] [--json]</c>: every chain and its retained checkpoints.</summary>
+/// <summary><c>ckpt list &lt;store&gt; [--pipeline NAME] [--json | --watch [--interval D] [--count N]]</c>: every chain and its retained checkpoints.</summary>
 internal static class ListCommand
 {
     public static Command Create(CliContext context)
@@ -18,16 +18,25 @@ internal static class ListCommand
         command.Options.Add(pipeline);
         command.Options.Add(json);
         StoreAccessOptions access = StoreAccessOptions.Create(command);
+        Watcher watcher = Watcher.AddTo(command, "the list", json);
         command.SetAction((result, cancellationToken) => CliApp.ExecuteAsync(
             context,
-            () => RunAsync(context, result.GetValue(store), access.Get(result), result.GetValue(pipeline), result.GetValue(json), cancellationToken),
+            async () =>
+            {
+                using OpenedStore opened = context.Open(result.GetValue(store), access.Get(result), mustExist: true);
+                return await watcher.RunAsync(
+                    context,
+                    result,
+                    (output, now, ct) => RunAsync(output, opened, result.GetValue(pipeline), result.GetValue(json), now, ct),
+                    cancellationToken).ConfigureAwait(false);
+            },
             cancellationToken));
         return command;
     }
 
-    private static async Task<int> RunAsync(CliContext context, string? storeText, StoreAccess access, string? pipeline, bool json, CancellationToken cancellationToken)
+    /// <summary>Lists once to <paramref name="output"/>; with <paramref name="now"/> (a <c>--watch</c> refresh) each checkpoint's age too.</summary>
+    private static async Task<int> RunAsync(TextWriter output, OpenedStore store, string? pipeline, bool json, DateTimeOffset? now, CancellationToken cancellationToken)
     {
-        using OpenedStore store = context.Open(storeText, access, mustExist: true);
         ChainCatalog catalog = await ChainCatalog.LoadAsync(store, cancellationToken).ConfigureAwait(false);
         IReadOnlyList<ChainInfo> chains = pipeline is null ? [.. catalog.Chains.Where(c => c.HasCheckpoints)] : catalog.Select(pipeline);
 
@@ -56,30 +65,30 @@ internal static class ListCommand
 
         if (json)
         {
-            context.Out.WriteLine(JsonSerializer.Serialize(new ListJson(store.Display, store.Store.ProviderName, listed), CliJsonContext.Default.ListJson));
+            output.WriteLine(JsonSerializer.Serialize(new ListJson(store.Display, store.Store.ProviderName, listed), CliJsonContext.Default.ListJson));
             return CliExitCodes.Success;
         }
 
-        context.Out.WriteLine($"{store.Display} ({store.Store.ProviderName})");
+        output.WriteLine($"{store.Display} ({store.Store.ProviderName})");
         if (listed.Count == 0)
         {
-            context.Out.WriteLine("No checkpoints.");
+            output.WriteLine("No checkpoints.");
             return CliExitCodes.Success;
         }
 
         foreach (ChainJson chain in listed)
         {
-            context.Out.WriteLine();
+            output.WriteLine();
             string state = chain.StateFileStatus switch
             {
                 "missing" => $"no state file {chain.StateFile}: found by listing manifests",
                 "damaged" => $"state file {chain.StateFile} DAMAGED: found by listing manifests",
                 _ => $"state file {chain.StateFile}",
             };
-            context.Out.WriteLine($"pipeline {chain.Name}  ({state}; {TextFormat.Count(chain.Checkpoints.Count, "checkpoint")})");
+            output.WriteLine($"pipeline {chain.Name}  ({state}; {TextFormat.Count(chain.Checkpoints.Count, "checkpoint")})");
             if (chain.StateFileProblem is not null)
             {
-                context.Out.WriteLine($"  {chain.StateFileProblem}");
+                output.WriteLine($"  {chain.StateFileProblem}");
             }
 
             if (chain.Checkpoints.Count == 0)
@@ -88,13 +97,14 @@ internal static class ListCommand
             }
 
             TextFormat.Table(
-                context.Out,
+                output,
                 "  ",
-                ["STEP", "CREATED (UTC)", "SIZE", "PARTS", "WRITER", string.Empty],
+                now is null ? ["STEP", "CREATED (UTC)", "SIZE", "PARTS", "WRITER", string.Empty] : ["STEP", "CREATED (UTC)", "AGE", "SIZE", "PARTS", "WRITER", string.Empty],
                 chain.Checkpoints.Select(c => (IReadOnlyList<string>)
                 [
                     c.Step.ToString(CultureInfo.InvariantCulture),
                     TextFormat.Time(c.CreatedAt),
+                    .. now is { } at ? (string[])[TextFormat.Age(at - c.CreatedAt)] : [],
                     c.Size is { } size ? TextFormat.Size(size) : "?",
                     c.Parts?.ToString(CultureInfo.InvariantCulture) ?? "?",
                     c.Writer ?? "?",

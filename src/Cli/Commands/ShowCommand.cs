@@ -5,7 +5,7 @@ using InputPipeline.Checkpointing.Cli.Internal;
 
 namespace InputPipeline.Checkpointing.Cli.Commands;
 
-/// <summary><c>ckpt show &lt;store&gt; [--pipeline NAME] [--step N] [--json]</c>: a checkpoint's manifest, parts, sizes and checksums.</summary>
+/// <summary><c>ckpt show &lt;store&gt; [--pipeline NAME] [--step N] [--json | --watch [--interval D] [--count N]]</c>: a checkpoint's manifest, parts, sizes and checksums.</summary>
 internal static class ShowCommand
 {
     public static Command Create(CliContext context)
@@ -25,16 +25,25 @@ internal static class ShowCommand
         command.Options.Add(step);
         command.Options.Add(json);
         StoreAccessOptions access = StoreAccessOptions.Create(command);
+        Watcher watcher = Watcher.AddTo(command, "the latest checkpoint (or the one at --step)", json);
         command.SetAction((result, cancellationToken) => CliApp.ExecuteAsync(
             context,
-            () => RunAsync(context, result.GetValue(store), access.Get(result), result.GetValue(pipeline), result.GetValue(step), result.GetValue(json), cancellationToken),
+            async () =>
+            {
+                using OpenedStore opened = context.Open(result.GetValue(store), access.Get(result), mustExist: true);
+                return await watcher.RunAsync(
+                    context,
+                    result,
+                    (output, now, ct) => RunAsync(output, opened, result.GetValue(pipeline), result.GetValue(step), result.GetValue(json), now, ct),
+                    cancellationToken).ConfigureAwait(false);
+            },
             cancellationToken));
         return command;
     }
 
-    private static async Task<int> RunAsync(CliContext context, string? storeText, StoreAccess access, string? pipeline, long? step, bool json, CancellationToken cancellationToken)
+    /// <summary>Shows once to <paramref name="output"/>; with <paramref name="now"/> (a <c>--watch</c> refresh) the checkpoint's age too.</summary>
+    private static async Task<int> RunAsync(TextWriter output, OpenedStore store, string? pipeline, long? step, bool json, DateTimeOffset? now, CancellationToken cancellationToken)
     {
-        using OpenedStore store = context.Open(storeText, access, mustExist: true);
         ChainCatalog catalog = await ChainCatalog.LoadAsync(store, cancellationToken).ConfigureAwait(false);
         IReadOnlyList<ChainInfo> chains = catalog.Select(pipeline);
 
@@ -74,7 +83,7 @@ internal static class ShowCommand
 
         if (json)
         {
-            context.Out.WriteLine(JsonSerializer.Serialize(new ShowJson(store.Display, store.Store.ProviderName, shown), CliJsonContext.Default.ShowJson));
+            output.WriteLine(JsonSerializer.Serialize(new ShowJson(store.Display, store.Store.ProviderName, shown), CliJsonContext.Default.ShowJson));
             return CliExitCodes.Success;
         }
 
@@ -83,25 +92,25 @@ internal static class ShowCommand
         {
             if (!first)
             {
-                context.Out.WriteLine();
+                output.WriteLine();
             }
 
             first = false;
-            context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"pipeline {checkpoint.Chain}, step {checkpoint.Step}{(checkpoint.Latest ? " (latest)" : string.Empty)}"));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"pipeline {checkpoint.Chain}, step {checkpoint.Step}{(checkpoint.Latest ? " (latest)" : string.Empty)}"));
             TextFormat.Table(
-                context.Out,
+                output,
                 "  ",
                 ["manifest", checkpoint.Manifest],
                 [
                     ["state file", checkpoint.StateFile],
-                    ["created", TextFormat.Time(checkpoint.CreatedAt)],
+                    ["created", now is { } at ? $"{TextFormat.Time(checkpoint.CreatedAt)} ({TextFormat.Age(at - checkpoint.CreatedAt)})" : TextFormat.Time(checkpoint.CreatedAt)],
                     ["writer", checkpoint.WriterId],
                     ["save id", checkpoint.SaveId],
                     ["format", checkpoint.FormatVersion.ToString(CultureInfo.InvariantCulture)],
                     ["size", string.Create(CultureInfo.InvariantCulture, $"{TextFormat.Size(checkpoint.TotalLength)} ({checkpoint.TotalLength} bytes) in {TextFormat.Count(checkpoint.Parts.Count, "part")}")],
                 ]);
             TextFormat.Table(
-                context.Out,
+                output,
                 "  ",
                 ["PART", "LENGTH", "CHECKSUM", "KEY"],
                 checkpoint.Parts.Select(p => (IReadOnlyList<string>)[p.Name, p.Length.ToString(CultureInfo.InvariantCulture), p.Checksum, p.Key]));

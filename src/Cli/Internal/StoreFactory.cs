@@ -56,7 +56,7 @@ internal static class StoreFactory
             string hint = uri.Kind == StoreUriKind.S3 && access.Region is null && access.Endpoint is null
                 ? " Give --region, or set AWS_REGION or a region in the AWS profile."
                 : string.Empty;
-            throw CliException.StoreUnavailable($"{uri}: the {uri.ProviderName} store could not be set up: {ex.Message}{hint}", ex);
+            throw CliException.StoreUnavailable($"{uri}: the {uri.ProviderName} store could not be set up: {(hint.Length == 0 ? ex.Message : CliApp.Sentence(ex.Message))}{hint}", ex);
         }
 
         return new OpenedStore(uri, store);

@@ -56,6 +56,16 @@ internal static class TextFormat
         }
     }
 
+    /// <summary>Formats how old something is: <c>just now</c>, <c>42 s ago</c>, <c>12 min ago</c>, <c>3.5 h ago</c>, <c>2.0 d ago</c>.</summary>
+    public static string Age(TimeSpan age) => age switch
+    {
+        { TotalSeconds: < 1 } => "just now",
+        { TotalMinutes: < 2 } => string.Create(CultureInfo.InvariantCulture, $"{(long)age.TotalSeconds} s ago"),
+        { TotalHours: < 2 } => string.Create(CultureInfo.InvariantCulture, $"{(long)age.TotalMinutes} min ago"),
+        { TotalDays: < 2 } => string.Create(CultureInfo.InvariantCulture, $"{age.TotalHours:0.0} h ago"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{age.TotalDays:0.0} d ago"),
+    };
+
     /// <summary>Returns <c>input  step   40</c>: the pipeline padded to <paramref name="chainWidth"/>, the step right-aligned to <paramref name="stepWidth"/>.</summary>
     public static string Label(string chain, int chainWidth, long step, int stepWidth) =>
         string.Create(CultureInfo.InvariantCulture, $"{chain.PadRight(chainWidth)}  step {step.ToString(CultureInfo.InvariantCulture).PadLeft(stepWidth)}");

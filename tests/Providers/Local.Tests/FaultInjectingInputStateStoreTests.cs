@@ -223,11 +223,42 @@ public sealed class FaultInjectingInputStateStoreTests
     }
 
     [Fact]
+    public async Task ARepeatedFault_HitsEveryMatchingCall_UntilDisarmed_AndLetsTheOthersThrough()
+    {
+        await _store.WriteAsync("before", Content("0"), WriteCondition.IfAbsent);
+        _store.Arm(Fault.Fail.When(c => c.Operation == StoreOperation.Write).Repeatedly());
+
+        for (int i = 0; i < 3; i++)
+        {
+            var error = await Assert.ThrowsAsync<CheckpointStoreException>(() => _store.WriteAsync($"w{i}", Content("x"), WriteCondition.None));
+            Assert.Contains("Injected fault", error.Message, StringComparison.Ordinal);
+        }
+
+        await using (StoreReadResult? read = await _store.ReadAsync("before"))
+        {
+            Assert.NotNull(read);
+        }
+
+        Assert.Single(_store.ArmedFaults);
+        Assert.True(_store.ArmedFaults[0].Repeats);
+        Assert.Equal(["before"], _inner.Keys);
+        Assert.Equal([null, FaultKind.Fail, FaultKind.Fail, FaultKind.Fail, null], _store.Calls.Select(c => c.Fault));
+
+        _store.Disarm();
+        await _store.WriteAsync("after", Content("1"), WriteCondition.IfAbsent);
+        Assert.Equal(["after", "before"], _inner.Keys.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public void Faults_DescribeThemselves()
     {
         Assert.Equal("Fail at call 3", Fault.FailAt(3).ToString());
         Assert.Equal("CutShort(100) at the next matching call", Fault.CutShort(100).When(_ => true).ToString());
         Assert.Equal("Crash at the next call", Fault.Crash.ToString());
+        Assert.Equal("Fail at every matching call", Fault.Fail.When(_ => true).Repeatedly().ToString());
+        Assert.Equal("Fail at every call", Fault.Fail.Repeatedly().ToString());
+        Assert.False(Fault.Fail.Repeats);
+        Assert.True(Fault.FailAt(4).Repeatedly().AtCall(5).Repeats);
         Assert.Equal(FaultKind.Hang, Fault.HangAt(2).Kind);
         Assert.Equal(2, Fault.HangAt(2).CallNumber);
         Assert.Throws<ArgumentOutOfRangeException>(() => Fault.FailAt(0));
