@@ -18,7 +18,7 @@ namespace InputPipeline.Checkpointing.TorchSharp;
 /// <code>
 /// var state = new TorchTrainingState(model, optimizer, (o, last) =&gt; StepLR(o, 500, 0.5, last_epoch: last));
 /// await using var checkpoints = new TorchCheckpointing(store, new CheckpointInputPipelineHookOptions { SaveSteps = 50 }, state);
-/// var session = new TrainingSession(await checkpoints.ResumeAsync());   // the step both chains verify at; 0 on a fresh start
+/// var session = new TrainingSession(await checkpoints.ResumeAsync());   // restores the state where both chains verify; 0 when new
 /// session.Iterators.Add("batches", batches);
 /// await new MonitoredTrainingSession(session, checkpoints.Hooks).RunAsync((context, ct) =&gt; TrainStepAsync(...), lastStep: 10_000);
 /// </code>
@@ -112,31 +112,54 @@ public sealed partial class TorchCheckpointing : IAsyncDisposable
     public long? ResumeStep { get; private set; }
 
     /// <summary>
-    /// Finds the step to resume at: the newest step at which both the model chain and the input chain have a retained
-    /// checkpoint and both checkpoints verify (every part re-read, lengths and checksums checked). A damaged checkpoint
-    /// on either side moves the resume step back to the previous step both chains have. Start the session at the step
-    /// returned; its first step then restores the training state and the iterators there.
+    /// Resumes: finds the newest step at which both the model chain and the input chain have a retained checkpoint that
+    /// verifies (every part read, lengths and checksums checked), and restores the training state there. A damaged
+    /// checkpoint on either side moves the resume step back to the previous step both chains have. Start the session at
+    /// the step returned; its first step restores the iterators there (and the training state once more: the model
+    /// chain's hook restores at the session's first step like the input chain's, so the state is read twice at start).
     /// </summary>
     /// <param name="cancellationToken">Cancels the search.</param>
-    /// <returns>The step to start the session at: 0 when neither chain has a checkpoint (a fresh start).</returns>
+    /// <returns>The step to start the session at: 0 when neither chain has a checkpoint (a fresh start, nothing restored).</returns>
     /// <exception cref="CheckpointNotFoundException">A chain has checkpoints, but no step has a sound checkpoint in both; the message lists each chain's steps.</exception>
+    /// <exception cref="CheckpointMismatchException">The saved training state does not fit <see cref="State"/> (see <see cref="TorchTrainingState.RestoreStateAsync"/>); older checkpoints would not fit either.</exception>
     /// <exception cref="CheckpointStoreException">The store is unreachable or refused a read.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async Task<long> ResumeAsync(CancellationToken cancellationToken = default)
     {
-        ConsistentCut? cut = await CheckpointCuts.FindLatestCommonStepAsync([ModelCheckpoints, InputHook.Manager], verify: true, _loggerFactory, cancellationToken).ConfigureAwait(false);
-        long step = cut?.Step ?? 0;
-        if (cut is null)
+        IReadOnlyList<CheckpointReference> models = await ModelCheckpoints.ListCheckpointsAsync(cancellationToken).ConfigureAwait(false);
+        IReadOnlyList<CheckpointReference> inputs = await InputHook.Manager.ListCheckpointsAsync(cancellationToken).ConfigureAwait(false);
+        if (models.Count == 0 && inputs.Count == 0)
         {
             Log.FreshStart(_logger, ModelCheckpoints.Chain, InputHook.Chain);
-        }
-        else
-        {
-            Log.Resuming(_logger, step, ModelCheckpoints.Chain, InputHook.Chain, string.Join(", ", cut.SkippedSteps));
+            ResumeStep = 0;
+            return 0;
         }
 
-        ResumeStep = step;
-        return step;
+        var damaged = new List<long>();
+        KeyValuePair<string, ICheckpointable>[] target = [new(ModelPartName, State)];
+        foreach (CheckpointReference input in inputs.Where(i => models.Any(m => m.Step == i.Step)).DistinctBy(i => i.Step).OrderByDescending(i => i.Step))
+        {
+            try
+            {
+                // The input first: it is usually the smaller, and the state is only changed once both have verified.
+                await InputHook.Manager.VerifyAsync(input, cancellationToken).ConfigureAwait(false);
+                await ModelCheckpoints.RestoreAsync(input.Step, target, cancellationToken).ConfigureAwait(false);
+            }
+            catch (CheckpointCorruptedException ex)
+            {
+                Log.StepDamaged(_logger, input.Step, ex);
+                damaged.Add(input.Step);
+                continue;
+            }
+
+            Log.Resuming(_logger, input.Step, ModelCheckpoints.Chain, InputHook.Chain, string.Join(", ", damaged));
+            ResumeStep = input.Step;
+            return input.Step;
+        }
+
+        throw new CheckpointNotFoundException(
+            ModelCheckpoints.Chain,
+            $"no step has a sound checkpoint in both the model chain \"{ModelCheckpoints.Chain}\" (steps: {Steps(models)}) and the input chain \"{InputHook.Chain}\" (steps: {Steps(inputs)}){(damaged.Count == 0 ? string.Empty : $"; damaged at common steps {string.Join(", ", damaged)}")}; restoring one without the other would make weights and data disagree.");
     }
 
     /// <summary>Abandons saves still in flight (the previous checkpoints stay the latest) and releases the managers. Safe to call more than once.</summary>
@@ -170,12 +193,18 @@ public sealed partial class TorchCheckpointing : IAsyncDisposable
         RestoreStep = null,
     };
 
+    private static string Steps(IReadOnlyList<CheckpointReference> checkpoints) =>
+        checkpoints.Count == 0 ? "none" : string.Join(", ", checkpoints.Select(c => c.Step));
+
     private static partial class Log
     {
         [LoggerMessage(4000, LogLevel.Information, "No checkpoint in chains {ModelChain} and {InputChain}: training starts at step 0.")]
         public static partial void FreshStart(ILogger logger, string modelChain, string inputChain);
 
-        [LoggerMessage(4001, LogLevel.Information, "Resuming at step {Step}, the newest step where chains {ModelChain} and {InputChain} both have a checkpoint that verifies (newer steps passed over as damaged: [{SkippedSteps}]).")]
+        [LoggerMessage(4001, LogLevel.Information, "Restored the training state at step {Step}, the newest step where chains {ModelChain} and {InputChain} both have a checkpoint that verifies (newer steps passed over as damaged: [{SkippedSteps}]).")]
         public static partial void Resuming(ILogger logger, long step, string modelChain, string inputChain, string skippedSteps);
+
+        [LoggerMessage(4002, LogLevel.Warning, "The checkpoints at step {Step} cannot be resumed from; trying the previous step both chains committed.")]
+        public static partial void StepDamaged(ILogger logger, long step, Exception exception);
     }
 }

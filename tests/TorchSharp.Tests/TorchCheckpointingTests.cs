@@ -80,20 +80,46 @@ public sealed class TorchCheckpointingTests
         await using var checkpoints = new TorchCheckpointing(store, new CheckpointInputPipelineHookOptions { SaveSteps = 10 }, TestJob.NewState());
 
         CheckpointNotFoundException ex = await Assert.ThrowsAsync<CheckpointNotFoundException>(() => checkpoints.ResumeAsync());
-        Assert.Contains("model: none", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("model chain \"model\" (steps: none)", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task RestoringIntoAModuleOfAnotherShape_FailsTheFirstStepWithAMismatch()
+    public async Task ResumingIntoAModuleOfAnotherShape_IsAMismatch()
     {
         var store = new InMemoryInputStateStore();
         await TestJob.RunAsync(store, 20);
         await using var checkpoints = new TorchCheckpointing(store, new CheckpointInputPipelineHookOptions { SaveSteps = 10 }, TestJob.NewState(hidden: 24));
-        var session = new TrainingSession(await checkpoints.ResumeAsync());
-        await using ICheckpointableIterator<TensorBatch> batches = TestJob.Batches();
-        session.Iterators.Add("batches", batches);
 
-        await Assert.ThrowsAsync<CheckpointMismatchException>(() => new MonitoredTrainingSession(session, checkpoints.Hooks).RunAsync((_, _) => ValueTask.FromResult(true), 30));
+        CheckpointMismatchException ex = await Assert.ThrowsAsync<CheckpointMismatchException>(() => checkpoints.ResumeAsync());
+        Assert.Contains("module", ex.Mismatch, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ResumeAsync_RestoresTheTrainingState_EvenWhenNoStepIsLeftToRun()
+    {
+        var store = new InMemoryInputStateStore();
+        TorchTrainingState trained = TestJob.NewState();
+        await using (var first = new TorchCheckpointing(store, new CheckpointInputPipelineHookOptions { SaveSteps = 10 }, trained))
+        {
+            var session = new TrainingSession(await first.ResumeAsync());
+            await using ICheckpointableIterator<TensorBatch> batches = TestJob.Batches();
+            session.Iterators.Add("batches", batches);
+            await new MonitoredTrainingSession(session, first.Hooks).RunAsync(
+                async (_, ct) =>
+                {
+                    Assert.True(await batches.MoveNextAsync(ct));
+                    TestJob.Step(trained, batches.Current);
+                    return true;
+                },
+                15);
+        }
+
+        TorchTrainingState fresh = TestJob.NewState();
+        await using var again = new TorchCheckpointing(store, new CheckpointInputPipelineHookOptions { SaveSteps = 10 }, fresh);
+
+        Assert.Equal(15, await again.ResumeAsync());
+        Assert.Equal(TestJob.Parameters(trained), TestJob.Parameters(fresh));
+        Assert.Equal(15, fresh.SchedulerSteps);
     }
 
     [Fact]
