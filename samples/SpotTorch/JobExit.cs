@@ -9,7 +9,9 @@ namespace SpotTorch;
 /// <param name="Target">Training:Steps.</param>
 /// <param name="StopReason">Why training stopped early (a preemption request), or <see langword="null"/> when it reached the target.</param>
 /// <param name="ParameterHash">The hash of the final parameters, for a run that ended with code 0.</param>
-internal sealed record JobOutcome(int Code, string? Error = null, long Reached = 0, long Target = 0, string? StopReason = null, string? ParameterHash = null);
+/// <param name="StepsRun">How many steps this run trained (from the resume step to <paramref name="Reached"/>).</param>
+/// <param name="TrainingTime">How long the training session took, resume and final saves included.</param>
+internal sealed record JobOutcome(int Code, string? Error = null, long Reached = 0, long Target = 0, string? StopReason = null, string? ParameterHash = null, long StepsRun = 0, TimeSpan TrainingTime = default);
 
 /// <summary>
 /// The job's exit codes and everything it prints about how it ended, in one place. On exit 0 the last line on standard
@@ -45,6 +47,7 @@ internal static class JobExit
         Console.WriteLine(outcome.StopReason is null
             ? string.Create(CultureInfo.InvariantCulture, $"Reached global step {outcome.Reached} of {outcome.Target}.")
             : string.Create(CultureInfo.InvariantCulture, $"Stopped at global step {outcome.Reached} of {outcome.Target} after a stop request ({outcome.StopReason}); the checkpoint at step {outcome.Reached} is committed."));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Trained {outcome.StepsRun} steps in {outcome.TrainingTime.TotalSeconds:0.000} s."));
         Console.WriteLine("params " + outcome.ParameterHash);
         return Done;
     }

@@ -8,6 +8,7 @@
 // the current step, saves both chains there, and exits 0.
 //
 // Exit codes and console output: JobExit.cs.
+using System.Diagnostics;
 using InputPipeline.Checkpointing;
 using InputPipeline.Checkpointing.Hosting;
 using InputPipeline.Checkpointing.Pipeline;
@@ -80,10 +81,14 @@ static async Task<JobOutcome> RunAsync(string[] args)
     // step, and (last in the list) acknowledges the notice once they are committed.
     PreemptionHook preemption = host.Services.GetRequiredService<PreemptionHook>();
     long reached;
+    long resumed;
+    long started;
     try
     {
         await using TorchCheckpointing checkpoints = host.Services.GetRequiredService<TorchCheckpointingFactory>().Create(state);
-        var session = new TrainingSession(await checkpoints.ResumeAsync());
+        started = Stopwatch.GetTimestamp();
+        resumed = await checkpoints.ResumeAsync();
+        var session = new TrainingSession(resumed);
         await using ICheckpointableIterator<TensorBatch> batches = Dataset.Files(files)
             .Interleave(path => Dataset.Records(path), cycleLength: 4, blockLength: 2)
             .Repeat()
@@ -113,7 +118,15 @@ static async Task<JobOutcome> RunAsync(string[] args)
         return new JobOutcome(JobExit.CheckpointFailure, $"Checkpoint failure: {ex.Message}");
     }
 
+    TimeSpan trainingTime = Stopwatch.GetElapsedTime(started);
     string parameters = Classifier.ParameterHash(model);
     await host.StopAsync();
-    return new JobOutcome(JobExit.Done, Reached: reached, Target: training.Steps, StopReason: reached >= training.Steps ? null : preemption.Monitor.Notice?.Reason.ToString(), ParameterHash: parameters);
+    return new JobOutcome(
+        JobExit.Done,
+        Reached: reached,
+        Target: training.Steps,
+        StopReason: reached >= training.Steps ? null : preemption.Monitor.Notice?.Reason.ToString(),
+        ParameterHash: parameters,
+        StepsRun: reached - resumed,
+        TrainingTime: trainingTime);
 }
