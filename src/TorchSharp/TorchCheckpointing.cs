@@ -152,7 +152,7 @@ public sealed partial class TorchCheckpointing : IAsyncDisposable
                 continue;
             }
 
-            Log.Resuming(_logger, input.Step, ModelCheckpoints.Chain, InputHook.Chain, string.Join(", ", damaged));
+            Log.Resuming(_logger, input.Step, ModelCheckpoints.Chain, InputHook.Chain);
             ResumeStep = input.Step;
             return input.Step;
         }
@@ -201,8 +201,8 @@ public sealed partial class TorchCheckpointing : IAsyncDisposable
         [LoggerMessage(4000, LogLevel.Information, "No checkpoint in chains {ModelChain} and {InputChain}: training starts at step 0.")]
         public static partial void FreshStart(ILogger logger, string modelChain, string inputChain);
 
-        [LoggerMessage(4001, LogLevel.Information, "Restored the training state at step {Step}, the newest step where chains {ModelChain} and {InputChain} both have a checkpoint that verifies (newer steps passed over as damaged: [{SkippedSteps}]).")]
-        public static partial void Resuming(ILogger logger, long step, string modelChain, string inputChain, string skippedSteps);
+        [LoggerMessage(4001, LogLevel.Information, "Restored the training state at step {Step}, the newest step where chains {ModelChain} and {InputChain} both have a checkpoint that verifies.")]
+        public static partial void Resuming(ILogger logger, long step, string modelChain, string inputChain);
 
         [LoggerMessage(4002, LogLevel.Warning, "The checkpoints at step {Step} cannot be resumed from; trying the previous step both chains committed.")]
         public static partial void StepDamaged(ILogger logger, long step, Exception exception);
