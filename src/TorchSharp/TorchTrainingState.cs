@@ -21,10 +21,11 @@ namespace InputPipeline.Checkpointing.TorchSharp;
 /// <remarks>
 /// <para>
 /// <see cref="CaptureState"/> runs on the training thread at a step boundary and serialises the state synchronously with
-/// TorchSharp's own formats (<c>Module.save</c>, <c>save_state_dict</c>, <c>torch.get_rng_state()</c>) into a pooled,
-/// block-based buffer, which the checkpoint manager then uploads in the background while training goes on. The buffer's
-/// blocks return to a pool when the upload is done, so each checkpoint reuses the memory of the previous one: the
-/// state keeps about one serialised copy of itself allocated between checkpoints.
+/// TorchSharp's own formats (<c>Module.save</c>, <c>save_state_dict</c>, <c>torch.get_rng_state()</c>) into a pooled
+/// buffer (one contiguous buffer sized by the previous checkpoint, up to 2047 MiB; pooled 1 MiB blocks beyond), which the
+/// checkpoint manager then uploads in the background while training goes on, straight from memory. The buffer returns
+/// to its pool when the upload is done, so each checkpoint reuses the memory of the previous one: the state keeps about
+/// one serialised copy of itself allocated between checkpoints.
 /// </para>
 /// <para>
 /// <see cref="RestoreStateAsync"/> restores into freshly built objects of the same shape: it reads the whole saved state
@@ -47,11 +48,23 @@ public sealed class TorchTrainingState : ICheckpointable
     /// <summary>The name used in errors about a saved state.</summary>
     private const string StateName = "TorchSharp training state";
 
-    /// <summary>The block size of the pooled capture buffer: 1 MiB.</summary>
+    /// <summary>The block size of the pooled buffers, and the granularity of their contiguous sizes: 1 MiB.</summary>
     private const int BlockSize = 1 << 20;
 
+    /// <summary>The largest state captured into one contiguous buffer (2047 MiB); a larger one stays in blocks.</summary>
+    private const int MaxContiguous = 2047 * BlockSize;
+
     private readonly Func<OptimizerHelper, int, LRScheduler>? _createScheduler;
-    private readonly RecyclableMemoryStreamManager _buffers = new(new RecyclableMemoryStreamManager.Options { BlockSize = BlockSize });
+
+    // Pools without a cap on free bytes, so a checkpoint reuses the buffer of the previous one (held between checkpoints).
+    private readonly RecyclableMemoryStreamManager _buffers = new(new RecyclableMemoryStreamManager.Options
+    {
+        BlockSize = BlockSize,
+        LargeBufferMultiple = BlockSize,
+        MaximumBufferSize = MaxContiguous,
+    });
+
+    private long _lastLength;
 
     /// <summary>Creates the training state of <paramref name="module"/> and <paramref name="optimizer"/>.</summary>
     /// <param name="module">The module, built the same way at every start (its parameters are replaced on restore).</param>
@@ -101,7 +114,11 @@ public sealed class TorchTrainingState : ICheckpointable
     /// <returns>The snapshot; its <see cref="ICheckpointSnapshot.Length"/> is known. Disposing it returns the buffer to the pool.</returns>
     public ICheckpointSnapshot CaptureState()
     {
-        RecyclableMemoryStream buffer = _buffers.GetStream(StateName);
+        // The state's size hardly changes between checkpoints: ask for one contiguous buffer that holds the previous
+        // one, so the manager can upload it straight from memory (an IBufferedCheckpointSnapshot) without a copy.
+        RecyclableMemoryStream buffer = _lastLength is > 0 and <= MaxContiguous
+            ? _buffers.GetStream(StateName, _lastLength, asContiguousBuffer: true)
+            : _buffers.GetStream(StateName);
         try
         {
             Span<byte> header = stackalloc byte[StateHeader.Size];
@@ -130,7 +147,8 @@ public sealed class TorchTrainingState : ICheckpointable
             new StateHeader(_createScheduler is null ? -1 : SchedulerSteps, moduleLength, optimizerLength, generatorLength).Write(header);
             buffer.Position = 0;
             buffer.Write(header);
-            return new StateSnapshot(buffer);
+            _lastLength = buffer.Length;
+            return buffer.Length <= MaxContiguous ? new BufferedStateSnapshot(buffer) : new StateSnapshot(buffer);
         }
         catch
         {
@@ -227,6 +245,35 @@ public sealed class TorchTrainingState : ICheckpointable
         }
     }
 
+    /// <summary>A state in one contiguous pooled buffer, uploaded straight from memory.</summary>
+    private sealed class BufferedStateSnapshot : IBufferedCheckpointSnapshot
+    {
+        private readonly ReadOnlyMemory<byte> _bytes;
+        private RecyclableMemoryStream? _buffer;
+
+        public BufferedStateSnapshot(RecyclableMemoryStream buffer)
+        {
+            // No copy when the stream already has one contiguous buffer; otherwise (the first capture) it makes one.
+            _bytes = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+            _buffer = buffer;
+        }
+
+        public long? Length => _bytes.Length;
+
+        public ReadOnlyMemory<byte> Buffer => Volatile.Read(ref _buffer) is not null
+            ? _bytes
+            : throw new ObjectDisposedException(nameof(ICheckpointSnapshot), "The snapshot was disposed; its buffer went back to the pool.");
+
+        public ValueTask WriteToAsync(Stream destination, CancellationToken cancellationToken = default)
+        {
+            ArgumentNullException.ThrowIfNull(destination);
+            return destination.WriteAsync(Buffer, cancellationToken);
+        }
+
+        public void Dispose() => Interlocked.Exchange(ref _buffer, null)?.Dispose();
+    }
+
+    /// <summary>A state larger than one contiguous buffer, written block by block.</summary>
     private sealed class StateSnapshot(RecyclableMemoryStream buffer) : ICheckpointSnapshot
     {
         private RecyclableMemoryStream? _buffer = buffer;
