@@ -5,6 +5,7 @@
 #   bash scripts/bench.sh --quick                      # under 10 minutes on 2 cores
 #   bash scripts/bench.sh --quick --json bench.json    # also writes [{name, ours, baseline, unit, ratio, goal, ...}]
 #   bash scripts/bench.sh --only 1 2 --stores local    # some goals, some stores
+#   bash scripts/bench.sh --torch [--quick] [--only 8]  # the TorchSharp goals 8-9 (tests/TorchSharp.Benchmarks, LibTorch)
 # Not part of the test command: the figures are ratios measured side by side, never asserted by a test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,14 @@ if [ -f tests/emulators/package.json ]; then
 fi
 if ! command -v moto_server >/dev/null 2>&1; then
   echo "warning: moto_server is not on PATH; install it with 'pip install \"moto[server]\"' or the S3 benchmarks will fail." >&2
+fi
+
+if [ "${1:-}" = "--torch" ]; then
+  # The TorchSharp goals live in their own project, so that LibTorch (about 480 MB of build output) stays out of the
+  # main benchmarks; they need no emulator.
+  shift
+  dotnet build tests/TorchSharp.Benchmarks/InputPipeline.Checkpointing.TorchSharp.Benchmarks.csproj -c Release -nologo -v minimal
+  exec dotnet tests/TorchSharp.Benchmarks/bin/Release/net10.0/InputPipeline.Checkpointing.TorchSharp.Benchmarks.dll "$@"
 fi
 
 dotnet build tests/Benchmarks/InputPipeline.Checkpointing.Benchmarks.csproj -c Release -nologo -v minimal
