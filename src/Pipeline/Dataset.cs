@@ -11,7 +11,7 @@ public static class Dataset
     /// <summary>The step of <see cref="Range"/> by default: 1.</summary>
     public const long DefaultRangeStep = 1;
 
-    /// <summary>The number of consecutive elements <see cref="Dataset{T}.Interleave{TOut}"/> takes from one dataset by default: 1.</summary>
+    /// <summary>The number of consecutive elements <see cref="Dataset{T}.Interleave{TOut}(Func{T, Dataset{TOut}}, int, int, string?)"/> takes from one dataset by default: 1.</summary>
     public const int DefaultBlockLength = 1;
 
     /// <summary>The number of workers of <see cref="Indexed{T}"/> by default: 1 (no sharding).</summary>

@@ -34,8 +34,12 @@ internal abstract class Node<T> : IAsyncDisposable
     /// </summary>
     public virtual int ReadAvailable(Span<T> destination) => 0;
 
-    /// <summary>Copies the state (quick, synchronous) and returns how to write it later.</summary>
-    public abstract StateWrite Capture();
+    /// <summary>
+    /// Copies the state (quick, synchronous) and returns how to write it later. A node whose state needs a section of a
+    /// newer format version (see <see cref="PipelineStateFormat"/>) asks for it through <paramref name="context"/>; every
+    /// node then writes the layout of <see cref="StateWriter.FormatVersion"/>.
+    /// </summary>
+    public abstract StateWrite Capture(CaptureContext context);
 
     /// <summary>Reads the state written by <see cref="Capture"/> into this fresh node (one that has not moved yet).</summary>
     public abstract ValueTask RestoreAsync(StateReader reader, CancellationToken cancellationToken);

@@ -92,7 +92,7 @@ internal sealed class StoreObjectsDataset(IInputStateStore store, string prefix,
             return false;
         }
 
-        public override StateWrite Capture()
+        public override StateWrite Capture(CaptureContext context)
         {
             string? key;
             long offset;

@@ -1,159 +1,4 @@
-using InputPipeline.Checkpointing.Pipeline.Codecs;
-
 namespace InputPipeline.Checkpointing.Pipeline.Internal;
-
-internal sealed class ZipDataset<T1, T2>(Dataset<T1> first, Dataset<T2> second) : Dataset<(T1, T2)>(first.Codecs)
-{
-    internal override IElementCodec<(T1, T2)>? DerivedCodec =>
-        TryCodec(first, out IElementCodec<T1>? a) && TryCodec(second, out IElementCodec<T2>? b) ? new TupleCodec<T1, T2>(a, b) : null;
-
-    internal override StructureNode Describe() => StructureNode.Create("zip", first.Describe(), second.Describe());
-
-    internal override Node<(T1, T2)> CreateNode(IterationContext context) => new ZipNode(first.CreateNode(context), second.CreateNode(context));
-
-    private static bool TryCodec<T>(Dataset<T> dataset, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IElementCodec<T>? codec)
-    {
-        try
-        {
-            codec = dataset.ResolveCodec("zip");
-            return true;
-        }
-        catch (ElementCodecNotFoundException)
-        {
-            codec = null;
-            return false;
-        }
-    }
-
-    private sealed class ZipNode(Node<T1> first, Node<T2> second) : Node<(T1, T2)>
-    {
-        public override async ValueTask<bool> MoveNextAsync(CancellationToken cancellationToken)
-        {
-            if (!await first.MoveNextAsync(cancellationToken).ConfigureAwait(false))
-            {
-                return false;
-            }
-
-            // Not cancellable: cancelling here would lose the first half of the pair.
-            if (!await second.MoveNextAsync(CancellationToken.None).ConfigureAwait(false))
-            {
-                return false;
-            }
-
-            Current = (first.Current, second.Current);
-            return true;
-        }
-
-        public override StateWrite Capture()
-        {
-            StateWrite a = first.Capture();
-            StateWrite b = second.Capture();
-            return async (writer, cancellationToken) =>
-            {
-                await a(writer, cancellationToken).ConfigureAwait(false);
-                await b(writer, cancellationToken).ConfigureAwait(false);
-            };
-        }
-
-        public override async ValueTask RestoreAsync(StateReader reader, CancellationToken cancellationToken)
-        {
-            await first.RestoreAsync(reader, cancellationToken).ConfigureAwait(false);
-            await second.RestoreAsync(reader, cancellationToken).ConfigureAwait(false);
-        }
-
-        protected override async ValueTask ReleaseAsync()
-        {
-            await first.DisposeAsync().ConfigureAwait(false);
-            await second.DisposeAsync().ConfigureAwait(false);
-        }
-    }
-}
-
-internal sealed class ConcatenateDataset<T>(Dataset<T> first, Dataset<T> second) : Dataset<T>(first.Codecs)
-{
-    internal override IElementCodec<T>? DerivedCodec => first.DerivedCodec ?? second.DerivedCodec;
-
-    internal override StructureNode Describe() => StructureNode.Create("concatenate", first.Describe(), second.Describe());
-
-    internal override Node<T> CreateNode(IterationContext context) => new ConcatenateNode(first.CreateNode(context), second.CreateNode(context));
-
-    private sealed class ConcatenateNode(Node<T> first, Node<T> second) : Node<T>
-    {
-        private bool _inSecond;
-
-        public override ValueTask<bool> MoveNextAsync(CancellationToken cancellationToken) =>
-            TryMoveNextAvailable() ? ValueTask.FromResult(true) : MoveNextSlowAsync(cancellationToken);
-
-        /// <summary>Reads from the current input; moving on to the second is left to <see cref="MoveNextAsync"/>.</summary>
-        public override int ReadAvailable(Span<T> destination)
-        {
-            int read = (_inSecond ? second : first).ReadAvailable(destination);
-            if (read > 0)
-            {
-                Current = destination[read - 1];
-            }
-
-            return read;
-        }
-
-        private async ValueTask<bool> MoveNextSlowAsync(CancellationToken cancellationToken)
-        {
-            if (!_inSecond)
-            {
-                if (await first.MoveNextAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    Current = first.Current;
-                    return true;
-                }
-
-                _inSecond = true;
-                await first.DisposeAsync().ConfigureAwait(false);
-            }
-
-            if (await second.MoveNextAsync(cancellationToken).ConfigureAwait(false))
-            {
-                Current = second.Current;
-                return true;
-            }
-
-            return false;
-        }
-
-        public override StateWrite Capture()
-        {
-            bool inSecond = _inSecond;
-            StateWrite? a = inSecond ? null : first.Capture();
-            StateWrite b = second.Capture();
-            return async (writer, cancellationToken) =>
-            {
-                writer.WriteBool(inSecond);
-                if (a is not null)
-                {
-                    await a(writer, cancellationToken).ConfigureAwait(false);
-                }
-
-                await b(writer, cancellationToken).ConfigureAwait(false);
-            };
-        }
-
-        public override async ValueTask RestoreAsync(StateReader reader, CancellationToken cancellationToken)
-        {
-            _inSecond = await reader.ReadBoolAsync(cancellationToken).ConfigureAwait(false);
-            if (!_inSecond)
-            {
-                await first.RestoreAsync(reader, cancellationToken).ConfigureAwait(false);
-            }
-
-            await second.RestoreAsync(reader, cancellationToken).ConfigureAwait(false);
-        }
-
-        protected override async ValueTask ReleaseAsync()
-        {
-            await first.DisposeAsync().ConfigureAwait(false);
-            await second.DisposeAsync().ConfigureAwait(false);
-        }
-    }
-}
 
 /// <summary>
 /// tf.data's (sequential) interleave. The state holds the input's state, the cycle position, and for every open slot the
@@ -165,12 +10,14 @@ internal sealed class InterleaveDataset<T, TOut> : Dataset<TOut>
     private readonly Func<T, Dataset<TOut>> _open;
     private readonly int _cycleLength;
     private readonly int _blockLength;
+    private readonly int _parallelism;
     private readonly string? _name;
     private readonly IElementCodec<T> _codec;
 
-    public InterleaveDataset(Dataset<T> input, Func<T, Dataset<TOut>> open, int cycleLength, int blockLength, string? name, IElementCodec<T> codec)
+    public InterleaveDataset(Dataset<T> input, Func<T, Dataset<TOut>> open, int cycleLength, int blockLength, int parallelism, string? name, IElementCodec<T> codec)
         : base(input.Codecs)
     {
+        _parallelism = parallelism;
         _input = input;
         _open = open;
         _cycleLength = cycleLength;
@@ -264,9 +111,9 @@ internal sealed class InterleaveDataset<T, TOut> : Dataset<TOut>
             return false;
         }
 
-        public override StateWrite Capture()
+        public override StateWrite Capture(CaptureContext context)
         {
-            StateWrite inputState = input.Capture();
+            StateWrite inputState = input.Capture(context);
             int cycleIndex = _cycleIndex;
             int blockIndex = _blockIndex;
             bool endOfInput = _endOfInput;
@@ -276,7 +123,7 @@ internal sealed class InterleaveDataset<T, TOut> : Dataset<TOut>
             {
                 if (_slots[i] is { } slot)
                 {
-                    slots[i] = (slot, slot.Node.Capture());
+                    slots[i] = (slot, slot.Node.Capture(context));
                 }
             }
 
