@@ -87,7 +87,15 @@ internal sealed class BackgroundReader<T>(Node<T> input, int capacity, Semaphore
                     return true;
                 }
 
-                _failure?.Throw();
+                if (_failure is { } failure)
+                {
+                    // Thrown once, where the element would have been; a caller that catches it can go on, as without
+                    // the reader: the producer starts again with the input's next element.
+                    _failure = null;
+                    _producer = Task.Run(ProduceAsync, CancellationToken.None);
+                    failure.Throw();
+                }
+
                 if (_inputEnded)
                 {
                     return false;
@@ -214,6 +222,8 @@ internal sealed class BackgroundReader<T>(Node<T> input, int capacity, Semaphore
         {
             lock (_gate)
             {
+                // The failed step took a place in the buffer and filled none.
+                _space.Release();
                 _failure = ExceptionDispatchInfo.Capture(ex);
                 Signal();
             }
