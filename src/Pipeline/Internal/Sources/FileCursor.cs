@@ -32,6 +32,15 @@ internal sealed class FileCursor : IDisposable
 
     public void Advance(int count) => _start += count;
 
+    /// <summary>Moves to the end of the file, dropping what is buffered: the rest of the file is not read.</summary>
+    public void SkipToEnd()
+    {
+        _bufferOffset = FileLength;
+        _start = 0;
+        _end = 0;
+        _endOfFile = true;
+    }
+
     /// <summary>Reads until at least <paramref name="count"/> bytes are available; <see langword="false"/> if the file ends first.</summary>
     public async ValueTask<bool> EnsureAsync(int count, CancellationToken cancellationToken)
     {

@@ -1,20 +1,44 @@
 namespace InputPipeline.Checkpointing.Pipeline.Internal;
 
 /// <summary>Files read one after the other; the state is the file's index and the byte offset of the next element.</summary>
-internal abstract class FileSequenceDataset<T>(string[] paths, string kind) : Dataset<T>(ElementCodecRegistry.Default)
+internal abstract class FileSequenceDataset<T>(string[] paths, string kind, IReadOnlyList<StructureParameter>? options = null) : Dataset<T>(ElementCodecRegistry.Default)
 {
-    internal override StructureNode Describe() => StructureNode.Create(kind, [StructureParameter.Of("files", paths)]);
+    internal override StructureNode Describe() => StructureNode.Create(kind, [StructureParameter.Of("files", paths), .. options ?? []]);
 
     internal override Node<T> CreateNode(IterationContext context) => new FileSequenceNode(paths, kind, this);
 
     /// <summary>Reads the element at the cursor; <see langword="false"/> at the end of the file.</summary>
     protected abstract ValueTask<(bool Found, T Value)> ReadAsync(FileCursor cursor, string path, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The fast path: reads into <paramref name="destination"/> the elements whose bytes are all in the cursor's buffer,
+    /// without any I/O, and returns how many; stops (leaving it to <see cref="ReadAsync"/>) at anything else, a damaged
+    /// element included. None by default.
+    /// </summary>
+    protected virtual int ReadBuffered(FileCursor cursor, Span<T> destination) => 0;
+
     private sealed class FileSequenceNode(string[] paths, string kind, FileSequenceDataset<T> owner) : Node<T>
     {
         private int _fileIndex;
         private long _offset;
         private FileCursor? _cursor;
+
+        public override int ReadAvailable(Span<T> destination)
+        {
+            if (_cursor is null)
+            {
+                return 0;
+            }
+
+            int read = owner.ReadBuffered(_cursor, destination);
+            if (read > 0)
+            {
+                _offset = _cursor.Position;
+                Current = destination[read - 1];
+            }
+
+            return read;
+        }
 
         public override async ValueTask<bool> MoveNextAsync(CancellationToken cancellationToken)
         {
