@@ -17,9 +17,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SpotTraining;
 
-const int ShuffleBuffer = 1024;
-const int BatchSize = 32;
-
 HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
 {
     Args = args,
@@ -82,13 +79,7 @@ long reached;
 try
 {
     reached = await estimator.TrainAsync(
-        () => Dataset.Files(files)
-            .Interleave(path => Dataset.TextLines(path), cycleLength: 4, blockLength: 2)
-            .Repeat()
-            .Shuffle(ShuffleBuffer, (ulong)training.Seed)
-            .Batch(BatchSize, dropRemainder: true)
-            .Prefetch(4)
-            .CreateIterator(),
+        () => TrainingPipeline.Build(files, training).CreateIterator(),
         hooks: [new CheckpointInputPipelineHook(estimator), preemption],
         maxSteps: training.Steps,
         cancellationToken: CancellationToken.None);
