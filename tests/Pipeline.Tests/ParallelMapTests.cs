@@ -145,6 +145,29 @@ public sealed class ParallelMapTests
     }
 
     [Fact]
+    public async Task AStateWithInputsInFlight_EveryTruncationAndFlippedByte_IsCorruption()
+    {
+        Dataset<long[]> Build() => Dataset.Range(0, 200).Map(x => x * 5, 3).Interleave(x => Dataset.Range(x, x + 4), 3, 2, 3).Batch(4);
+        byte[] state;
+        await using (ICheckpointableIterator<long[]> iterator = Build().CreateIterator())
+        {
+            await ReadAsync(iterator, 5);
+            state = await SaveAsync(iterator);
+        }
+
+        Assert.Equal(2, BitConverter.ToInt32(state, 4));
+        for (int i = 0; i < state.Length; i++)
+        {
+            byte[] damaged = (byte[])state.Clone();
+            damaged[i] ^= (byte)(1 << (i % 8));
+            await using ICheckpointableIterator<long[]> flipped = Build().CreateIterator();
+            await Assert.ThrowsAnyAsync<CheckpointCorruptedException>(async () => await flipped.RestoreStateAsync(new MemoryStream(damaged)));
+            await using ICheckpointableIterator<long[]> truncated = Build().CreateIterator();
+            await Assert.ThrowsAnyAsync<CheckpointCorruptedException>(async () => await truncated.RestoreStateAsync(new MemoryStream(state, 0, i)));
+        }
+    }
+
+    [Fact]
     public void Parallelism_IsNotPartOfTheStructure()
     {
         Assert.Equal(Dataset.Range(0, 3).Map(x => x, "decode").ToString(), Dataset.Range(0, 3).Map(x => x, 4, "decode").ToString());
