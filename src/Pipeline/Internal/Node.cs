@@ -25,7 +25,8 @@ internal abstract class Node<T> : IAsyncDisposable
     /// calls <see cref="MoveNextAsync"/> for the next element, which waits, reports the end or throws. The end and the
     /// failures are reported by <see cref="MoveNextAsync"/> only.</item>
     /// <item>No read-ahead: a node reads from its input only what it needs for the elements it was asked for, so what
-    /// <see cref="Capture"/> records is exactly the state after the last element handed out. A short read may leave a
+    /// <see cref="Capture"/> records is exactly the state after the last element handed out. (A node that saves what it
+    /// reads ahead in its own state, such as the parallel map with its inputs in flight, may read ahead.) A short read may leave a
     /// node part-way into its next element (like a cancelled <see cref="MoveNextAsync"/>); the next call continues it.</item>
     /// <item>It does not throw what a user function throws: that exception is kept and thrown by the next
     /// <see cref="MoveNextAsync"/>, so the elements already written (and counted by the caller) are not lost.</item>
