@@ -8,17 +8,16 @@ namespace InputPipeline.Checkpointing.Pipeline.Internal;
 /// </summary>
 internal sealed class FileCursor : IDisposable
 {
-    private const int InitialBuffer = 64 * 1024;
-
     private readonly SafeFileHandle _handle;
-    private byte[] _buffer = new byte[InitialBuffer];
+    private byte[] _buffer;
     private long _bufferOffset;
     private int _start;
     private int _end;
     private bool _endOfFile;
 
-    public FileCursor(string path, long offset)
+    public FileCursor(string path, long offset, int bufferSize)
     {
+        _buffer = new byte[bufferSize];
         _handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
         _bufferOffset = offset;
     }

@@ -17,6 +17,9 @@ internal abstract class FileSequenceDataset<T>(string[] paths, string kind, IRea
     /// </summary>
     protected virtual int ReadBuffered(FileCursor cursor, Span<T> destination) => 0;
 
+    /// <summary>Gets the size of a file's read buffer (it grows for an element larger than that); 64 KiB by default.</summary>
+    protected virtual int ReadBufferSize => 64 * 1024;
+
     private sealed class FileSequenceNode(string[] paths, string kind, FileSequenceDataset<T> owner) : Node<T>
     {
         private int _fileIndex;
@@ -40,11 +43,14 @@ internal abstract class FileSequenceDataset<T>(string[] paths, string kind, IRea
             return read;
         }
 
-        public override async ValueTask<bool> MoveNextAsync(CancellationToken cancellationToken)
+        public override ValueTask<bool> MoveNextAsync(CancellationToken cancellationToken) =>
+            TryMoveNextAvailable() ? ValueTask.FromResult(true) : MoveNextSlowAsync(cancellationToken);
+
+        private async ValueTask<bool> MoveNextSlowAsync(CancellationToken cancellationToken)
         {
             while (_fileIndex < paths.Length)
             {
-                _cursor ??= new FileCursor(paths[_fileIndex], _offset);
+                _cursor ??= new FileCursor(paths[_fileIndex], _offset, owner.ReadBufferSize);
                 (bool found, T value) = await owner.ReadAsync(_cursor, paths[_fileIndex], cancellationToken).ConfigureAwait(false);
                 if (found)
                 {
