@@ -64,7 +64,7 @@ internal sealed class TFRecordsDataset(string[] paths, TFRecordCorruption onCorr
             ReadOnlySpan<byte> available = cursor.Available;
             if (available.Length < TFRecordFormat.HeaderSize
                 || !TFRecordFormat.TryReadHeader(available, out ulong length)
-                || length > (ulong)(available.Length - TFRecordFormat.HeaderSize - TFRecordFormat.FooterSize))
+                || length > (ulong)Math.Max(0, available.Length - TFRecordFormat.HeaderSize - TFRecordFormat.FooterSize))
             {
                 break;
             }
