@@ -85,7 +85,7 @@ public abstract class Dataset<T>
     /// <param name="parallelism">
     /// How many elements the function runs on at once, at least 1; typically <see cref="Environment.ProcessorCount"/>.
     /// 1 runs it on the consumer's thread, as the map without a parallelism does. Larger values run it on the thread pool,
-    /// reading ahead of the consumer: at most 2 × <paramref name="parallelism"/> inputs are in flight.
+    /// reading ahead of the consumer: at most <paramref name="parallelism"/> + max(<paramref name="parallelism"/>, 8) inputs are in flight.
     /// </param>
     /// <param name="name">An optional name recorded in the structure description; <see langword="null"/> (the default) records none.</param>
     /// <returns>The mapped dataset.</returns>
@@ -126,7 +126,7 @@ public abstract class Dataset<T>
     /// elements at once, in the input's order: the same sequence as <see cref="Filter(Func{T, bool}, string?)"/>.
     /// </summary>
     /// <param name="predicate">A deterministic, thread-safe test of the element.</param>
-    /// <param name="parallelism">How many elements are tested at once, at least 1; 1 tests on the consumer's thread. At most 2 × <paramref name="parallelism"/> inputs are in flight.</param>
+    /// <param name="parallelism">How many elements are tested at once, at least 1; 1 tests on the consumer's thread. At most <paramref name="parallelism"/> + max(<paramref name="parallelism"/>, 8) inputs are in flight.</param>
     /// <param name="name">An optional name recorded in the structure description; <see langword="null"/> (the default) records none.</param>
     /// <returns>The filtered dataset.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="predicate"/> is null.</exception>

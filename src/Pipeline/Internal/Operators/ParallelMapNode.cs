@@ -6,7 +6,7 @@ namespace InputPipeline.Checkpointing.Pipeline.Internal;
 internal delegate bool Transform<TIn, TOut>(TIn value, out TOut result);
 
 /// <summary>
-/// The parallel map and filter: the consumer's thread reads inputs into a window of 2 × parallelism entries (the inputs in
+/// The parallel map and filter: the consumer's thread reads inputs into a window of <see cref="WindowSize"/> entries (the inputs in
 /// flight, in input order), up to <c>parallelism</c> thread-pool workers apply the function to them in that order, and the
 /// consumer hands out the results from the front of the window, in order, so the sequence is the sequential operator's.
 /// Only the consumer touches the input, so a capture (on the consumer's thread, between two calls) sees the input's
@@ -15,6 +15,8 @@ internal delegate bool Transform<TIn, TOut>(TIn value, out TOut result);
 /// </summary>
 internal sealed class ParallelMapNode<TIn, TOut> : UnaryNode<TIn, TOut>
 {
+    /// <summary>The least read-ahead beyond the elements being computed: it keeps the workers busy while the consumer's thread waits to be scheduled.</summary>
+    public const int MinReadAhead = 8;
     private readonly Transform<TIn, TOut> _transform;
     private readonly int _parallelism;
     private readonly IElementCodec<TIn> _codec;
@@ -44,7 +46,7 @@ internal sealed class ParallelMapNode<TIn, TOut> : UnaryNode<TIn, TOut>
         _transform = transform;
         _parallelism = parallelism;
         _codec = codec;
-        _window = new Entry[2 * parallelism];
+        _window = new Entry[WindowSize(parallelism)];
         _reads = new TIn[_window.Length];
         for (int i = 0; i < _window.Length; i++)
         {
@@ -245,6 +247,9 @@ internal sealed class ParallelMapNode<TIn, TOut> : UnaryNode<TIn, TOut>
 
         await Input.DisposeAsync().ConfigureAwait(false);
     }
+
+    /// <summary>The most inputs in flight: <paramref name="parallelism"/> being computed and at least <see cref="MinReadAhead"/> more.</summary>
+    public static int WindowSize(int parallelism) => parallelism + Math.Max(parallelism, MinReadAhead);
 
     private bool HasRoom => _end - _front < _window.Length;
 
