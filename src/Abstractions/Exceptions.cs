@@ -93,6 +93,22 @@ public class CheckpointOwnershipLostException : CheckpointException
     public string StateFileKey { get; }
 }
 
+/// <summary>A snapshot failed while it was being written, so the save it belonged to was abandoned.</summary>
+public class CheckpointSaveException : CheckpointException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="partKey">The key of the part being written.</param>
+    /// <param name="innerException">The snapshot's exception.</param>
+    public CheckpointSaveException(string partKey, Exception innerException)
+        : base($"The snapshot for part \"{partKey}\" failed while it was written: {innerException?.Message}", innerException)
+    {
+        PartKey = partKey;
+    }
+
+    /// <summary>Gets the key of the part being written.</summary>
+    public string PartKey { get; }
+}
+
 /// <summary>A checkpoint object is damaged: unparseable, truncated, or its checksum does not match.</summary>
 public class CheckpointCorruptedException : CheckpointException
 {

@@ -42,8 +42,8 @@ public sealed class InputPipelineCheckpointingHealthCheck : IHealthCheck
         options.Validate();
         _store = store;
         _time = timeProvider ?? TimeProvider.System;
-        _chain = options.Chain ?? CheckpointManagerOptions.DefaultChain;
-        _stateFileKey = options.StateFileKey ?? "checkpoint_" + _chain;
+        _chain = options.Chain ?? CheckpointKeyLayout.InputChain;
+        _stateFileKey = options.StateFileKey ?? CheckpointKeyLayout.StateFileKeyOf(_chain);
         _maxAge = options.MaxAge;
         _staleStatus = options.StaleStatus;
         _noCheckpointStatus = options.NoCheckpointStatus;

@@ -95,9 +95,7 @@ public sealed class CheckpointInputPipelineHookOptions
     /// replica (base name <c>input.ckpt</c> or <c>input_worker_1.ckpt</c>; state file <c>checkpoint_input</c> or
     /// <c>checkpoint_input_worker_1</c>).
     /// </summary>
-    public string Chain => NumWorkerReplicas > 1
-        ? string.Create(CultureInfo.InvariantCulture, $"input_{TaskType}_{TaskId}")
-        : CheckpointManagerOptions.DefaultChain;
+    public string Chain => CheckpointKeyLayout.WorkerChain(CheckpointKeyLayout.InputChain, NumWorkerReplicas, TaskType, TaskId);
 
     /// <summary>Checks the options.</summary>
     /// <exception cref="CheckpointOptionsException">

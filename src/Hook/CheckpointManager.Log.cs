@@ -4,7 +4,7 @@ namespace InputPipeline.Checkpointing;
 
 public sealed partial class CheckpointManager
 {
-    private static partial class Log
+    internal static partial class Log
     {
         [LoggerMessage(1000, LogLevel.Information, "Committed checkpoint {ManifestKey} of chain {Chain} at step {Step}: {PartCount} parts, {Bytes} bytes.")]
         public static partial void Committed(ILogger logger, string chain, long step, string manifestKey, int partCount, long bytes);

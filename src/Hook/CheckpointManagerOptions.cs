@@ -4,7 +4,7 @@ namespace InputPipeline.Checkpointing;
 public sealed class CheckpointManagerOptions
 {
     /// <summary>The default chain, the input pipeline's: <c>input</c> (base name <c>input.ckpt</c>, state file <c>checkpoint_input</c>).</summary>
-    public const string DefaultChain = "input";
+    public const string DefaultChain = CheckpointKeyLayout.InputChain;
 
     /// <summary>The default number of checkpoints retained: 5, as TensorFlow's saver.</summary>
     public const int DefaultKeepMax = 5;
@@ -50,7 +50,7 @@ public sealed class CheckpointManagerOptions
     /// <exception cref="CheckpointOptionsException">An option is out of range; the message names it.</exception>
     public void Validate()
     {
-        if (!StoreKey.IsValidName(Chain) || Chain.Contains(".ckpt", StringComparison.OrdinalIgnoreCase))
+        if (!CheckpointKeyLayout.IsValidChain(Chain))
         {
             throw new CheckpointOptionsException(nameof(Chain), $"\"{Chain}\" is not a valid chain name: use 1 to {StoreKey.MaxNameLength} characters from A-Z a-z 0-9 . _ -, starting with a letter or digit, without '..' or '.ckpt'.");
         }

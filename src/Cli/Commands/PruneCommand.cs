@@ -80,7 +80,7 @@ internal static class PruneCommand
 
             // The manager logs and skips a retention delete that fails; say so rather than claim success.
             var remaining = new HashSet<string>(StringComparer.Ordinal);
-            await foreach (StoreObjectInfo info in store.Store.ListAsync(chain.Name + ".ckpt-", cancellationToken).ConfigureAwait(false))
+            await foreach (StoreObjectInfo info in store.Store.ListAsync(manager.ChainPrefix, cancellationToken).ConfigureAwait(false))
             {
                 remaining.Add(info.Key);
             }
@@ -116,7 +116,7 @@ internal static class PruneCommand
         }
         catch (CheckpointCorruptedException)
         {
-            string savePrefix = reference.ManifestKey.EndsWith(".manifest", StringComparison.Ordinal) ? reference.ManifestKey[..^".manifest".Length] + "." : reference.ManifestKey;
+            string savePrefix = CheckpointKeyLayout.SavePrefixOf(reference.ManifestKey) + ".";
             return [reference.ManifestKey, .. catalog.Objects.Keys.Where(k => k.StartsWith(savePrefix, StringComparison.Ordinal) && k != reference.ManifestKey).Order(StringComparer.Ordinal)];
         }
     }

@@ -104,15 +104,13 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
         TimeProvider = timeProvider ?? TimeProvider.System;
         MeterFactory = meterFactory;
         _logger = LoggerFactory.CreateLogger<Estimator<TBatch>>();
-        string modelChain = config.NumWorkerReplicas > 1
-            ? string.Create(CultureInfo.InvariantCulture, $"model_{config.TaskType}_{config.TaskId}")
-            : "model";
+        CheckpointKeyLayout modelLayout = CheckpointKeyLayout.ForModel(config.NumWorkerReplicas, config.TaskType, config.TaskId);
         _modelManager = new CheckpointManager(
             Store,
             new CheckpointManagerOptions
             {
-                Chain = modelChain,
-                StateFileKey = config.NumWorkerReplicas > 1 ? "checkpoint_" + modelChain : "checkpoint",
+                Chain = modelLayout.Chain,
+                StateFileKey = modelLayout.StateFileKey,
                 KeepMax = config.KeepCheckpointMax,
             },
             LoggerFactory.CreateLogger<CheckpointManager>(),
