@@ -19,8 +19,6 @@ namespace InputPipeline.Checkpointing.HealthChecks;
 /// </remarks>
 public sealed class InputPipelineCheckpointingHealthCheck : IHealthCheck
 {
-    private const int MaxStateFileBytes = 16 * 1024 * 1024;
-
     private readonly IInputStateStore _store;
     private readonly TimeProvider _time;
     private readonly string _chain;
@@ -129,7 +127,7 @@ public sealed class InputPipelineCheckpointingHealthCheck : IHealthCheck
 
         await using (read.ConfigureAwait(false))
         {
-            if (read.Info.Length > MaxStateFileBytes)
+            if (read.Info.Length > CheckpointStateFile.MaxLength)
             {
                 return [];
             }

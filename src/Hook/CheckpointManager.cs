@@ -7,23 +7,23 @@ namespace InputPipeline.Checkpointing;
 
 /// <summary>
 /// Saves, commits, retains and restores the checkpoints of one chain in an <see cref="IInputStateStore"/>, with the
-/// commit protocol of the design: create-only parts, then a create-only manifest, then a compare-and-swap of the
-/// chain's state file; retention deletes a dropped manifest before its parts; restore verifies lengths and checksums
-/// and falls back to the previous retained checkpoint.
+/// commit protocol of the design: a writer claims the chain when it starts (a new owner epoch in the state file), then
+/// each save writes create-only parts, a create-only manifest, and commits by a compare-and-swap of the state file that
+/// holds only while the state file still names this writer's epoch; retention deletes a dropped manifest before its
+/// parts; restore verifies lengths and checksums and falls back to the previous retained checkpoint.
 /// </summary>
 /// <remarks>
 /// <para>
-/// A crash at any instant leaves the previously committed checkpoint intact and readable. A writer whose swap of the
-/// state file fails has lost ownership of the chain (another job, or a zombie of a reclaimed VM, committed since):
-/// it throws <see cref="CheckpointOwnershipLostException"/> and refuses every later save.
+/// A crash at any instant leaves the previously committed checkpoint intact and readable. A writer replaced by a newer
+/// one (see <see cref="ClaimAsync"/> and <see cref="CheckpointManagerOptions.Ownership"/>) throws
+/// <see cref="CheckpointOwnershipLostException"/> from its next commit and refuses every later save; a change that
+/// keeps the owner, such as <see cref="PruneAsync"/> by another manager, is re-read and the commit re-applied.
 /// </para>
 /// <para>The methods are safe to call from several threads; they run one at a time.</para>
 /// <para>
-/// Telemetry (see <see cref="CheckpointingTelemetry"/>): saves and restores are measured (duration, bytes, commits,
-/// failures, fallbacks) on the <see cref="CheckpointingTelemetry.MeterName"/> meter and traced as activities
-/// (<see cref="CheckpointingActivityNames.Save"/>, <see cref="CheckpointingActivityNames.Commit"/>,
-/// <see cref="CheckpointingActivityNames.Restore"/>); a live manager reports the age of the latest checkpoint it knows of
-/// on <see cref="CheckpointingInstrumentNames.Age"/> until it is disposed.
+/// Telemetry (see <see cref="CheckpointingTelemetry"/>): saves and restores are measured and traced on the
+/// <see cref="CheckpointingTelemetry.MeterName"/> meter; a live manager reports the age of the latest checkpoint it
+/// knows of until it is disposed.
 /// </para>
 /// </remarks>
 public sealed partial class CheckpointManager : IDisposable
@@ -33,6 +33,7 @@ public sealed partial class CheckpointManager : IDisposable
     private readonly ChainOwnership _ownership;
     private readonly ChainView _view;
     private readonly StateFileCommitter _committer;
+    private readonly ChainClaimer _claimer;
     private readonly CheckpointRestorer _restorer;
     private readonly RetentionCollector _retention;
     private readonly CheckpointSaver _saver;
@@ -63,6 +64,7 @@ public sealed partial class CheckpointManager : IDisposable
         _ownership = new ChainOwnership(_chain);
         _view = new ChainView(_chain, _ownership);
         _committer = new StateFileCommitter(_chain, _view, _ownership);
+        _claimer = new ChainClaimer(_chain, _view, _ownership);
         _restorer = new CheckpointRestorer(_chain, _view);
         _retention = new RetentionCollector(_chain, _view);
         _saver = new CheckpointSaver(_chain, _view, _committer, new PartUploader(_chain), _retention);
@@ -90,11 +92,32 @@ public sealed partial class CheckpointManager : IDisposable
     /// <summary>Gets whether this writer has lost ownership of the chain; once true, every save throws.</summary>
     public bool IsOwnershipLost => _ownership.IsLost;
 
+    /// <summary>Gets the owner epoch this writer holds (from its claim or its first commit), or <see langword="null"/> before either.</summary>
+    public long? OwnerEpoch => _ownership.HeldEpoch;
+
     /// <summary>Gets the number of commits this manager has made.</summary>
     public long CommitCount => _saver.CommitCount;
 
     /// <summary>Gets the number of times a restore fell back from a damaged checkpoint to an older one.</summary>
     public long FallbackCount => _restorer.FallbackCount;
+
+    /// <summary>
+    /// Claims the chain for this writer, as a writer does when it starts and before it restores. With
+    /// <see cref="OwnershipPolicy.TakeOver"/> (the default) the state file is replaced by compare-and-swap with the next
+    /// owner epoch and this writer's id, keeping the latest and retained checkpoints (a missing or damaged state file is
+    /// rebuilt by listing first); the restore that follows restores exactly what was claimed, and any older writer fails
+    /// its next commit. With <see cref="OwnershipPolicy.FirstWriterWins"/> only the state file is read, and the first
+    /// save claims the chain if no other writer committed since. Claiming a chain this writer already owns does nothing.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the claim; a cancelled claim may or may not have landed, and claiming again is safe.</param>
+    /// <returns>A task.</returns>
+    /// <exception cref="CheckpointOwnershipLostException">This writer lost the chain earlier.</exception>
+    /// <exception cref="CheckpointFormatVersionException">The chain's state file was written by a newer SDK; it is left alone.</exception>
+    /// <exception cref="CheckpointConflictException">Other writers kept replacing the state file; nothing was claimed.</exception>
+    /// <exception cref="CheckpointStoreException">The store is unreachable or refused a request; nothing was claimed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public async Task ClaimAsync(CancellationToken cancellationToken = default) =>
+        await ExclusiveAsync(async () => { await _claimer.ClaimAsync(cancellationToken).ConfigureAwait(false); return true; }, cancellationToken).ConfigureAwait(false);
 
     /// <summary>
     /// Lists the chain's retained checkpoints, newest first: from the state file, or rebuilt from the manifests in the
@@ -109,7 +132,7 @@ public sealed partial class CheckpointManager : IDisposable
         return await ExclusiveAsync<IReadOnlyList<CheckpointReference>>(
             async () =>
             {
-                await _view.LoadAsync(cancellationToken).ConfigureAwait(false);
+                await _view.RefreshAsync(restoring: false, cancellationToken).ConfigureAwait(false);
                 return [.. _view.Checkpoints];
             },
             cancellationToken).ConfigureAwait(false);
@@ -137,7 +160,8 @@ public sealed partial class CheckpointManager : IDisposable
     /// <param name="cancellationToken">Cancels the save; a cancelled save leaves the previous checkpoint the latest.</param>
     /// <returns>The committed checkpoint.</returns>
     /// <exception cref="ArgumentException">A name is invalid or repeated, or <paramref name="step"/> is negative.</exception>
-    /// <exception cref="CheckpointOwnershipLostException">Another writer committed to the chain since this one did.</exception>
+    /// <exception cref="CheckpointOwnershipLostException">Another writer owns the chain now: it claimed the chain since this writer's claim or commit, or committed first.</exception>
+    /// <exception cref="CheckpointConflictException">The state file kept changing under the commit without a change of owner; nothing was committed.</exception>
     /// <exception cref="CheckpointStoreException">The store is unreachable or refused a write; nothing was committed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async Task<CheckpointReference> SaveAsync(long step, IReadOnlyList<KeyValuePair<string, ICheckpointSnapshot>> snapshots, CancellationToken cancellationToken = default)
@@ -206,13 +230,16 @@ public sealed partial class CheckpointManager : IDisposable
     /// <summary>
     /// Applies retention now, as a save would: commits the chain's <paramref name="keepMax"/> newest checkpoints as the
     /// retained list by a compare-and-swap of the state file, then deletes the others, each manifest before its parts.
+    /// A manager that does not own the chain (as <c>ckpt prune</c>'s) keeps the owner's epoch, so the job writing the
+    /// chain goes on; a commit of that job meanwhile is re-read and the prune re-applied on top.
     /// </summary>
     /// <param name="keepMax">How many of the newest checkpoints to keep; at least 1.</param>
     /// <param name="dryRun">When <see langword="true"/>, only reports what would be dropped.</param>
     /// <param name="cancellationToken">Cancels the prune.</param>
     /// <returns>The checkpoints dropped (or that would be), newest first.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="keepMax"/> is less than 1.</exception>
-    /// <exception cref="CheckpointOwnershipLostException">Another writer committed to the chain meanwhile; nothing was dropped.</exception>
+    /// <exception cref="CheckpointOwnershipLostException">Another writer took the chain over meanwhile; nothing was dropped.</exception>
+    /// <exception cref="CheckpointConflictException">The state file kept changing under the prune; nothing was dropped.</exception>
     /// <exception cref="CheckpointFormatVersionException">The chain's state file was written by a newer SDK.</exception>
     /// <exception cref="CheckpointStoreException">The store is unreachable or refused a request.</exception>
     public async Task<IReadOnlyList<CheckpointReference>> PruneAsync(int keepMax, bool dryRun = false, CancellationToken cancellationToken = default)
@@ -237,8 +264,8 @@ public sealed partial class CheckpointManager : IDisposable
         await CheckpointRestorer.OpenPartAsync(store, part, cancellationToken).ConfigureAwait(false);
 
     /// <summary>
-    /// Re-reads every part of <paramref name="checkpoint"/> and checks its length and checksum against the manifest,
-    /// without restoring anything.
+    /// Re-reads the manifest object of <paramref name="checkpoint"/> (which must agree with the copy the state file
+    /// carries of the latest) and every part, checking lengths and checksums, without restoring anything.
     /// </summary>
     /// <param name="checkpoint">A checkpoint of this chain.</param>
     /// <param name="cancellationToken">Cancels the verification.</param>

@@ -42,9 +42,17 @@ public sealed class CheckpointManagerOptions
 
     /// <summary>
     /// Gets or sets the id this writer records in manifests and the state file. Default <see langword="null"/>: the
-    /// machine name, the process id and a random suffix.
+    /// machine name, the process id and a random suffix. As the chain's owner, a writer with an id set here is recorded
+    /// with a random suffix as well, so two processes given the same id are still told apart.
     /// </summary>
     public string? WriterId { get; set; }
+
+    /// <summary>
+    /// Gets or sets what <see cref="CheckpointManager.ClaimAsync"/> does when a writer starts: take the chain over (a
+    /// new owner epoch, so an older writer still running is fenced off) or claim it only with the first commit.
+    /// Default <see cref="OwnershipPolicy.TakeOver"/>.
+    /// </summary>
+    public OwnershipPolicy Ownership { get; set; } = OwnershipPolicy.TakeOver;
 
     /// <summary>Checks the options.</summary>
     /// <exception cref="CheckpointOptionsException">An option is out of range; the message names it.</exception>
@@ -78,6 +86,11 @@ public sealed class CheckpointManagerOptions
         if (WriterId is not null && (WriterId.Length == 0 || WriterId.Length > 200))
         {
             throw new CheckpointOptionsException(nameof(WriterId), "must be 1 to 200 characters when set.");
+        }
+
+        if (!Enum.IsDefined(Ownership))
+        {
+            throw new CheckpointOptionsException(nameof(Ownership), $"must be TakeOver or FirstWriterWins (was {Ownership}).");
         }
     }
 

@@ -150,8 +150,7 @@ internal sealed class ChainCatalog
 
         await using (read.ConfigureAwait(false))
         {
-            const int MaxStateFileBytes = 16 * 1024 * 1024;
-            if (read.Info.Length > MaxStateFileBytes)
+            if (read.Info.Length > CheckpointStateFile.MaxLength)
             {
                 return (fallback, $"it is {read.Info.Length} bytes long, more than a state file can be.");
             }

@@ -46,6 +46,12 @@ public interface IEstimator
     /// default implementation) for the process-wide meter.
     /// </summary>
     IMeterFactory? MeterFactory => null;
+
+    /// <summary>
+    /// Gets the manager of the input chain the estimator claims when training starts, for an input hook to save
+    /// through; <see langword="null"/> (the default implementation) lets the hook create its own.
+    /// </summary>
+    CheckpointManager? InputCheckpoints => null;
 }
 
 /// <summary>The result of <see cref="Estimator{TBatch}.EvaluateAsync"/>.</summary>
@@ -61,7 +67,9 @@ public sealed record EvaluationResult(long GlobalStep, long Steps, IReadOnlyDict
 /// hooks.
 /// </summary>
 /// <remarks>
-/// On the first training call the estimator resumes: it restores the model at the newest step that both the model
+/// On the first training call the estimator claims the model chain and the input chain
+/// (<see cref="CheckpointManager.ClaimAsync"/>, as <see cref="RunConfig.Ownership"/> says), so that an older job still
+/// writing either chain is fenced off, then resumes: it restores the model at the newest step that both the model
 /// chain and the input chain have committed and whose two checkpoints verify (a damaged one moves the resume point back
 /// to the previous common step), or at the latest model checkpoint when the input chain has none, so that an input
 /// hook in <see cref="InputRestoreMode.AtGlobalStep"/> mode restores the data stream at the same step. When no common
@@ -75,8 +83,10 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
 
     private readonly IEstimatorModel<TBatch> _model;
     private readonly CheckpointManager _modelManager;
+    private readonly CheckpointManager _inputManager;
     private readonly ILogger _logger;
     private bool _resumed;
+    private bool _claimed;
 
     /// <summary>Creates an estimator.</summary>
     /// <param name="model">The model.</param>
@@ -112,10 +122,12 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
                 Chain = modelLayout.Chain,
                 StateFileKey = modelLayout.StateFileKey,
                 KeepMax = config.KeepCheckpointMax,
+                Ownership = config.Ownership,
             },
             LoggerFactory.CreateLogger<CheckpointManager>(),
             TimeProvider,
             MeterFactory);
+        _inputManager = new CheckpointManager(Store, config.ToInputHookOptions().ToManagerOptions(), LoggerFactory.CreateLogger<CheckpointManager>(), TimeProvider, MeterFactory);
     }
 
     /// <inheritdoc/>
@@ -139,6 +151,9 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
     /// <summary>Gets the manager of the model chain (<c>model.ckpt</c>, state file <c>checkpoint</c>).</summary>
     public CheckpointManager ModelCheckpoints => _modelManager;
 
+    /// <summary>Gets the manager of the input chain (<c>input.ckpt</c>, state file <c>checkpoint_input</c>), which training claims and an input hook created from the estimator saves through.</summary>
+    public CheckpointManager InputCheckpoints => _inputManager;
+
     /// <summary>
     /// Trains: restores the model on the first call, then runs steps over the iterator <paramref name="inputFn"/> returns,
     /// registered as the session's only iterator, calling <paramref name="hooks"/> and checkpointing the model on the
@@ -152,7 +167,8 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
     /// <returns>The global step reached.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="inputFn"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> or <paramref name="maxSteps"/> is negative.</exception>
-    /// <exception cref="CheckpointException">Restoring or saving a checkpoint failed (see the hooks' failure policies).</exception>
+    /// <exception cref="CheckpointOwnershipLostException">A newer job took a chain over (this one is a zombie of a replaced VM).</exception>
+    /// <exception cref="CheckpointException">Claiming, restoring or saving a checkpoint failed (see the hooks' failure policies).</exception>
     public async Task<long> TrainAsync(Func<ICheckpointableIterator<TBatch>> inputFn, IEnumerable<ISessionRunHook>? hooks = null, long? steps = null, long? maxSteps = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(inputFn);
@@ -166,7 +182,7 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
             throw new ArgumentOutOfRangeException(nameof(maxSteps), maxSteps, "Must not be negative.");
         }
 
-        await ResumeAsync(cancellationToken).ConfigureAwait(false);
+        await ResumeAsync(claim: true, cancellationToken).ConfigureAwait(false);
         long? lastStep = steps is { } n ? GlobalStep + n : maxSteps;
         if (lastStep is { } last && GlobalStep >= last)
         {
@@ -217,7 +233,7 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
     public async Task<EvaluationResult> EvaluateAsync(Func<ICheckpointableIterator<TBatch>> inputFn, long? steps = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(inputFn);
-        await ResumeAsync(cancellationToken).ConfigureAwait(false);
+        await ResumeAsync(claim: false, cancellationToken).ConfigureAwait(false);
         ICheckpointableIterator<TBatch> iterator = inputFn();
         await using (iterator.ConfigureAwait(false))
         {
@@ -228,7 +244,11 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
     }
 
     /// <inheritdoc/>
-    public void Dispose() => _modelManager.Dispose();
+    public void Dispose()
+    {
+        _modelManager.Dispose();
+        _inputManager.Dispose();
+    }
 
     private static async IAsyncEnumerable<TBatch> Batches(ICheckpointableIterator<TBatch> iterator, long? steps, StrongBox<long> counter, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -239,8 +259,18 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
         }
     }
 
-    private async Task ResumeAsync(CancellationToken cancellationToken)
+    private async Task ResumeAsync(bool claim, CancellationToken cancellationToken)
     {
+        if (claim && !_claimed)
+        {
+            // Training writes both chains: claim them before choosing the resume point, so no older job moves either
+            // chain under the choice. A resume made by an evaluation before is made again on what was claimed.
+            await _modelManager.ClaimAsync(cancellationToken).ConfigureAwait(false);
+            await _inputManager.ClaimAsync(cancellationToken).ConfigureAwait(false);
+            _claimed = true;
+            _resumed = false;
+        }
+
         if (_resumed)
         {
             return;
@@ -250,7 +280,7 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
         if (models.Count > 0)
         {
             KeyValuePair<string, ICheckpointable>[] target = [new("model", _model)];
-            using var inputs = new CheckpointManager(Store, Config.ToInputHookOptions().ToManagerOptions(), LoggerFactory.CreateLogger<CheckpointManager>(), TimeProvider, MeterFactory);
+            CheckpointManager inputs = _inputManager;
             IReadOnlyList<CheckpointReference> inputCheckpoints = await inputs.ListCheckpointsAsync(cancellationToken).ConfigureAwait(false);
             CheckpointReference? restored = null;
             bool aligned = false;

@@ -10,6 +10,7 @@ internal sealed class ChainView(ChainContext chain, ChainOwnership ownership)
     private readonly Dictionary<string, CheckpointManifest> _manifests = new(StringComparer.Ordinal);
     private readonly HashSet<string> _newerFormatPrefixes = new(StringComparer.Ordinal);
     private CheckpointFormatVersionException? _newerStateFile;
+    private bool _fresh;
 
     /// <summary>Gets or sets the retained checkpoints, newest first; the first is the latest.</summary>
     public List<CheckpointReference> Checkpoints { get; set; } = [];
@@ -61,8 +62,10 @@ internal sealed class ChainView(ChainContext chain, ChainOwnership ownership)
         (CheckpointStateFile? state, StoreVersion? version, CheckpointCorruptedException? damage) = await ReadStateFileAsync(cancellationToken).ConfigureAwait(false);
         if (!IsLoaded)
         {
-            // The version seen first is the base of this writer's first compare-and-swap.
+            // What is seen first is the base of this writer's first compare-and-swap, and of its judgement of later changes.
             StateVersion = version;
+            ownership.Baseline = OwnerStamp.Of(state);
+            ownership.BaselineLatest = state?.Latest?.ManifestKey;
         }
         else if (version != StateVersion)
         {
@@ -75,28 +78,75 @@ internal sealed class ChainView(ChainContext chain, ChainOwnership ownership)
         if (state is not null)
         {
             Checkpoints = [.. state.Checkpoints];
-        }
-        else if (damage is not null)
-        {
-            CheckpointManager.Log.RebuildingView(chain.Logger, chain.Chain, chain.StateFileKey, damage);
-            Checkpoints = await RebuildAsync(cancellationToken).ConfigureAwait(false);
+            RememberLatest(state);
         }
         else
         {
-            // A missing state file is normal for a new chain; with manifests in the store, it was lost.
-            Checkpoints = await RebuildAsync(cancellationToken).ConfigureAwait(false);
-            if (Checkpoints.Count > 0)
-            {
-                CheckpointManager.Log.RebuildingView(chain.Logger, chain.Chain, chain.StateFileKey, null);
-            }
-            else
-            {
-                CheckpointManager.Log.NewChain(chain.Logger, chain.Chain, chain.StateFileKey);
-            }
+            Checkpoints = await RebuildAsync(damage, cancellationToken).ConfigureAwait(false);
         }
 
         IsLoaded = true;
+        _fresh = false;
         TrackLatest();
+    }
+
+    /// <summary>
+    /// Makes the view current before a read of the chain: reads the state file, unless the view was just claimed and
+    /// this is the restore that follows (which restores exactly what the claimed state file names).
+    /// </summary>
+    public async Task RefreshAsync(bool restoring, CancellationToken cancellationToken)
+    {
+        if (_fresh)
+        {
+            _fresh = !restoring;
+            return;
+        }
+
+        await LoadAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Lets the restore that follows use the view as it is, without reading the state file again.</summary>
+    public void MarkFresh() => _fresh = true;
+
+    /// <summary>Takes <paramref name="state"/>, at <paramref name="version"/>, as the view: what this writer wrote or judged to build on.</summary>
+    public void Adopt(CheckpointStateFile? state, StoreVersion? version, bool claimed = false)
+    {
+        Checkpoints = state is null ? [] : [.. state.Checkpoints];
+        StateVersion = version;
+        ResyncNeeded = false;
+        IsLoaded = true;
+        _fresh = claimed;
+        _newerStateFile = null;
+        if (state is not null)
+        {
+            RememberLatest(state);
+        }
+    }
+
+    /// <summary>
+    /// Rebuilds the list of checkpoints from the manifests in the store, for a state file that is missing (a new chain,
+    /// or a lost file) or damaged; the manifests read are remembered.
+    /// </summary>
+    public async Task<List<CheckpointReference>> RebuildAsync(CheckpointCorruptedException? damage, CancellationToken cancellationToken)
+    {
+        if (damage is not null)
+        {
+            CheckpointManager.Log.RebuildingView(chain.Logger, chain.Chain, chain.StateFileKey, damage);
+            return await ListManifestsAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        // A missing state file is normal for a new chain; with manifests in the store, it was lost.
+        List<CheckpointReference> rebuilt = await ListManifestsAsync(cancellationToken).ConfigureAwait(false);
+        if (rebuilt.Count > 0)
+        {
+            CheckpointManager.Log.RebuildingView(chain.Logger, chain.Chain, chain.StateFileKey, null);
+        }
+        else
+        {
+            CheckpointManager.Log.NewChain(chain.Logger, chain.Chain, chain.StateFileKey);
+        }
+
+        return rebuilt;
     }
 
     /// <summary>Reports the age of the latest checkpoint while this writer owns the chain.</summary>
@@ -116,6 +166,28 @@ internal sealed class ChainView(ChainContext chain, ChainOwnership ownership)
         if (_newerStateFile is { } newer)
         {
             throw new CheckpointFormatVersionException(newer.Key, newer.FoundVersion, newer.SupportedVersion);
+        }
+    }
+
+    /// <summary>Returns the manifest of the latest of <paramref name="checkpoints"/> when it is known, to carry in the state file.</summary>
+    public CheckpointManifest? KnownLatest(IReadOnlyList<CheckpointReference> checkpoints) =>
+        checkpoints.Count > 0 && _manifests.TryGetValue(checkpoints[0].ManifestKey, out CheckpointManifest? manifest) && manifest.Step == checkpoints[0].Step ? manifest : null;
+
+    /// <summary>Reads the latest checkpoint's manifest if it is not known yet, so a commit can carry it; a damaged one is left out.</summary>
+    public async Task TryLoadLatestAsync(CancellationToken cancellationToken)
+    {
+        if (Checkpoints.Count == 0 || _manifests.ContainsKey(Checkpoints[0].ManifestKey))
+        {
+            return;
+        }
+
+        try
+        {
+            Remember(Checkpoints[0].ManifestKey, await ReadManifestAsync(Checkpoints[0], cancellationToken).ConfigureAwait(false));
+        }
+        catch (CheckpointCorruptedException)
+        {
+            // The state file then carries no manifest; a restore reads the manifest object and falls back from it.
         }
     }
 
@@ -142,6 +214,27 @@ internal sealed class ChainView(ChainContext chain, ChainOwnership ownership)
         return manifest;
     }
 
+    /// <summary>Reads the manifest object itself, even when a copy is known, and checks that the two agree.</summary>
+    /// <exception cref="CheckpointCorruptedException">The manifest object is missing, damaged, of another step, or differs from the known copy.</exception>
+    public async Task<CheckpointManifest> ReadStoredManifestAsync(CheckpointReference checkpoint, CancellationToken cancellationToken)
+    {
+        byte[] bytes = await MetadataReads.ReadAllAsync(chain.Store, checkpoint.ManifestKey, cancellationToken).ConfigureAwait(false)
+            ?? throw new CheckpointCorruptedException(checkpoint.ManifestKey, "the manifest is missing from the store.");
+        CheckpointManifest stored = CheckpointManifest.Parse(bytes, checkpoint.ManifestKey);
+        if (stored.Step != checkpoint.Step)
+        {
+            throw new CheckpointCorruptedException(checkpoint.ManifestKey, $"the manifest records step {stored.Step}, the state file step {checkpoint.Step}.");
+        }
+
+        if (_manifests.TryGetValue(checkpoint.ManifestKey, out CheckpointManifest? known)
+            && (known.SaveId != stored.SaveId || known.CreatedAt != stored.CreatedAt || !known.Parts.SequenceEqual(stored.Parts)))
+        {
+            throw new CheckpointCorruptedException(checkpoint.ManifestKey, "the manifest differs from the copy the state file carries.");
+        }
+
+        return stored;
+    }
+
     /// <exception cref="CheckpointCorruptedException">The manifest is missing, damaged or of an unknown format version.</exception>
     public async Task<CheckpointManifest> ReadManifestAsync(string manifestKey, CancellationToken cancellationToken)
     {
@@ -155,7 +248,15 @@ internal sealed class ChainView(ChainContext chain, ChainOwnership ownership)
         return CheckpointManifest.Parse(bytes, manifestKey);
     }
 
-    private async Task<List<CheckpointReference>> RebuildAsync(CancellationToken cancellationToken)
+    private void RememberLatest(CheckpointStateFile state)
+    {
+        if (state.LatestManifest is { } manifest && state.Latest is { } latest)
+        {
+            Remember(latest.ManifestKey, manifest);
+        }
+    }
+
+    private async Task<List<CheckpointReference>> ListManifestsAsync(CancellationToken cancellationToken)
     {
         var found = new List<CheckpointReference>();
         await foreach (StoreObjectInfo info in chain.Store.ListAsync(chain.Layout.ChainPrefix, cancellationToken).ConfigureAwait(false))
@@ -177,6 +278,7 @@ internal sealed class ChainView(ChainContext chain, ChainOwnership ownership)
                 if (manifest.Chain == chain.Chain)
                 {
                     found.Add(new CheckpointReference { Step = manifest.Step, ManifestKey = info.Key, CreatedAt = manifest.CreatedAt });
+                    Remember(info.Key, manifest);
                 }
             }
             catch (CheckpointFormatVersionException ex)

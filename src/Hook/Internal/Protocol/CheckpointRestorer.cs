@@ -16,7 +16,7 @@ internal sealed class CheckpointRestorer(ChainContext chain, ChainView view)
     /// <summary>Restores the latest retained checkpoint, falling back to older ones; <see langword="null"/> for an empty chain.</summary>
     public async Task<CheckpointReference?> RestoreLatestAsync(IReadOnlyList<KeyValuePair<string, ICheckpointable>> targets, RestoreStats stats, CancellationToken cancellationToken)
     {
-        await view.LoadAsync(cancellationToken).ConfigureAwait(false);
+        await view.RefreshAsync(restoring: true, cancellationToken).ConfigureAwait(false);
         List<CheckpointReference> retained = view.Checkpoints;
         return retained.Count == 0
             ? null
@@ -27,7 +27,7 @@ internal sealed class CheckpointRestorer(ChainContext chain, ChainView view)
     /// <exception cref="CheckpointNotFoundException">No retained checkpoint was taken at <paramref name="step"/>.</exception>
     public async Task<CheckpointReference> RestoreAtStepAsync(long step, IReadOnlyList<KeyValuePair<string, ICheckpointable>> targets, RestoreStats stats, CancellationToken cancellationToken)
     {
-        await view.LoadAsync(cancellationToken).ConfigureAwait(false);
+        await view.RefreshAsync(restoring: true, cancellationToken).ConfigureAwait(false);
         List<CheckpointReference> atStep = [.. view.Checkpoints.Where(r => r.Step == step)];
         if (atStep.Count == 0)
         {
@@ -70,11 +70,14 @@ internal sealed class CheckpointRestorer(ChainContext chain, ChainView view)
             new AggregateException(failures));
     }
 
-    /// <summary>Re-reads every part of <paramref name="checkpoint"/> against its manifest, restoring nothing.</summary>
+    /// <summary>
+    /// Re-reads the manifest object of <paramref name="checkpoint"/> (checked against the copy the state file carries,
+    /// if any, since a lost state file is rebuilt from it) and every part against it, restoring nothing.
+    /// </summary>
     /// <exception cref="CheckpointCorruptedException">The manifest or a part is missing or damaged.</exception>
     public async Task<CheckpointManifest> VerifyAsync(CheckpointReference checkpoint, CancellationToken cancellationToken)
     {
-        CheckpointManifest manifest = await view.ReadManifestAsync(checkpoint, cancellationToken).ConfigureAwait(false);
+        CheckpointManifest manifest = await view.ReadStoredManifestAsync(checkpoint, cancellationToken).ConfigureAwait(false);
         foreach (CheckpointPartInfo part in manifest.Parts)
         {
             VerifyingReadStream verifying = await OpenPartAsync(chain.Store, part, cancellationToken).ConfigureAwait(false);

@@ -15,7 +15,7 @@ internal sealed class CheckpointSaver(ChainContext chain, ChainView view, StateF
 
     public async Task<CheckpointReference> SaveAsync(long step, IReadOnlyList<KeyValuePair<string, ICheckpointSnapshot>> snapshots, CancellationToken cancellationToken)
     {
-        await committer.PrepareAsync(cancellationToken).ConfigureAwait(false);
+        await committer.PrepareAsync(CommitRole.Writer, cancellationToken).ConfigureAwait(false);
 
         DateTimeOffset createdAt = chain.Time.GetUtcNow();
         string saveId = ChainContext.RandomHex(6);
@@ -47,21 +47,25 @@ internal sealed class CheckpointSaver(ChainContext chain, ChainView view, StateF
         view.Remember(manifestKey, manifest);
 
         var reference = new CheckpointReference { Step = step, ManifestKey = manifestKey, CreatedAt = createdAt };
-        List<CheckpointReference> candidates = [reference, .. view.Checkpoints.Where(r => r.Step != step && r.ManifestKey != manifestKey)];
-        List<CheckpointReference> retained = candidates.Take(chain.Options.KeepMax).ToList();
-        List<CheckpointReference> dropped = [.. view.Checkpoints.Where(r => !retained.Contains(r))];
-
-        await CommitObservedAsync(retained, reference, cancellationToken).ConfigureAwait(false);
+        CommitPlan committed = await CommitObservedAsync(reference, cancellationToken).ConfigureAwait(false);
         Interlocked.Increment(ref _commitCount);
         chain.Metrics.AddCommit(chain.Chain, chain.Provider);
         view.TrackLatest();
         CheckpointManager.Log.Committed(chain.Logger, chain.Chain, step, manifestKey, parts.Count, manifest.TotalLength);
 
-        await retention.AfterCommitAsync(dropped, cancellationToken).ConfigureAwait(false);
+        await retention.AfterCommitAsync(committed.Dropped, cancellationToken).ConfigureAwait(false);
         return reference;
     }
 
-    private async Task CommitObservedAsync(List<CheckpointReference> retained, CheckpointReference reference, CancellationToken cancellationToken)
+    /// <summary>The new checkpoint becomes the latest; the oldest beyond <see cref="CheckpointManagerOptions.KeepMax"/> are dropped.</summary>
+    private CommitPlan Plan(CheckpointReference reference, IReadOnlyList<CheckpointReference> current)
+    {
+        List<CheckpointReference> candidates = [reference, .. current.Where(r => r.Step != reference.Step && r.ManifestKey != reference.ManifestKey)];
+        List<CheckpointReference> retained = [.. candidates.Take(chain.Options.KeepMax)];
+        return new CommitPlan(retained, [.. current.Where(r => !retained.Contains(r))]);
+    }
+
+    private async Task<CommitPlan> CommitObservedAsync(CheckpointReference reference, CancellationToken cancellationToken)
     {
         using Activity? commit = CheckpointingMetrics.StartActivity(CheckpointingActivityNames.Commit, chain.Chain, chain.Provider);
         if (commit is { IsAllDataRequested: true })
@@ -72,8 +76,9 @@ internal sealed class CheckpointSaver(ChainContext chain, ChainView view, StateF
 
         try
         {
-            await committer.CommitAsync(retained, reference.ManifestKey, cancellationToken).ConfigureAwait(false);
+            CommitPlan committed = await committer.CommitAsync(current => Plan(reference, current), CommitRole.Writer, cancellationToken).ConfigureAwait(false);
             CheckpointingMetrics.SetOutcome(commit, CheckpointingTagValues.Success);
+            return committed;
         }
         catch (Exception ex)
         {

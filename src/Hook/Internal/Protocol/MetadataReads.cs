@@ -3,9 +3,6 @@ namespace InputPipeline.Checkpointing.Internal;
 /// <summary>Reads of the small JSON objects of a chain (state files and manifests), bounded in size.</summary>
 internal static class MetadataReads
 {
-    /// <summary>The largest state file or manifest read: 16 MiB; a larger object is reported damaged rather than read.</summary>
-    public const int MaxMetadataBytes = 16 * 1024 * 1024;
-
     /// <summary>Reads the whole object, or returns <see langword="null"/> when it does not exist.</summary>
     public static async Task<byte[]?> ReadAllAsync(IInputStateStore store, string key, CancellationToken cancellationToken)
     {
@@ -21,12 +18,12 @@ internal static class MetadataReads
         }
     }
 
-    /// <exception cref="CheckpointCorruptedException">The object is larger than <see cref="MaxMetadataBytes"/>.</exception>
+    /// <exception cref="CheckpointCorruptedException">The object is larger than <see cref="CheckpointStateFile.MaxLength"/>.</exception>
     public static async Task<byte[]> ReadToEndAsync(StoreReadResult read, CancellationToken cancellationToken)
     {
-        if (read.Info.Length > MaxMetadataBytes)
+        if (read.Info.Length > CheckpointStateFile.MaxLength)
         {
-            throw new CheckpointCorruptedException(read.Info.Key, $"it is {read.Info.Length} bytes long, more than a manifest or state file can be ({MaxMetadataBytes} bytes).");
+            throw new CheckpointCorruptedException(read.Info.Key, $"it is {read.Info.Length} bytes long, more than a manifest or state file can be ({CheckpointStateFile.MaxLength} bytes).");
         }
 
         using var buffer = new MemoryStream((int)Math.Max(0, read.RemainingLength));

@@ -9,25 +9,30 @@ internal sealed class RetentionCollector(ChainContext chain, ChainView view)
     private int _commitsSinceCollection;
     private bool _collectedOnce;
 
-    /// <summary>Commits the <paramref name="keepMax"/> newest checkpoints as the retained list, then deletes the others.</summary>
+    /// <summary>
+    /// Commits the <paramref name="keepMax"/> newest checkpoints as the retained list, then deletes the others. A
+    /// manager that does not own the chain (<c>ckpt prune</c>) keeps the owner's epoch, so a job writing the chain goes on.
+    /// </summary>
     /// <returns>The checkpoints dropped (or, in a dry run, that would be), newest first.</returns>
     public async Task<IReadOnlyList<CheckpointReference>> PruneAsync(int keepMax, bool dryRun, StateFileCommitter committer, CancellationToken cancellationToken)
     {
-        await committer.PrepareAsync(cancellationToken).ConfigureAwait(false);
-        List<CheckpointReference> retained = [.. view.Checkpoints.Take(keepMax)];
-        List<CheckpointReference> dropped = [.. view.Checkpoints.Skip(keepMax)];
-        if (dryRun || dropped.Count == 0)
+        await committer.PrepareAsync(CommitRole.Maintenance, cancellationToken).ConfigureAwait(false);
+        if (dryRun || view.Checkpoints.Count <= keepMax)
         {
-            return dropped;
+            return [.. view.Checkpoints.Skip(keepMax)];
         }
 
-        await committer.CommitAsync(retained, retained[0].ManifestKey, cancellationToken).ConfigureAwait(false);
-        foreach (CheckpointReference old in dropped)
+        await view.TryLoadLatestAsync(cancellationToken).ConfigureAwait(false);
+        CommitPlan committed = await committer.CommitAsync(
+            current => new CommitPlan([.. current.Take(keepMax)], [.. current.Skip(keepMax)]),
+            CommitRole.Maintenance,
+            cancellationToken).ConfigureAwait(false);
+        foreach (CheckpointReference old in committed.Dropped)
         {
             await DeleteAsync(old, cancellationToken).ConfigureAwait(false);
         }
 
-        return dropped;
+        return committed.Dropped;
     }
 
     /// <summary>After a commit: deletes what it dropped, then collects orphans on the first commit and every <see cref="CheckpointManagerOptions.OrphanCollectionInterval"/> commits.</summary>
