@@ -69,6 +69,7 @@ var config = new RunConfig
     TaskType = checkpointing.TaskType,
     TaskId = checkpointing.TaskId,
     OnSaveFailure = checkpointing.OnSaveFailure,
+    Ownership = checkpointing.Ownership,
     InputRestoreMode = InputRestoreMode.AtGlobalStep,
 };
 

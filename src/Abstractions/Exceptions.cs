@@ -70,17 +70,18 @@ public class CheckpointConflictException : CheckpointException
 }
 
 /// <summary>
-/// A writer's compare-and-swap of a chain's state file failed: another process (or a zombie of a reclaimed VM) has
-/// committed to the chain since this writer last did. The writer has stopped saving to the chain.
+/// Another writer owns the chain now: a newer job claimed it (this writer is then a zombie of a replaced VM), or,
+/// for a writer that had not claimed it, another job committed first. The writer has stopped saving to the chain, and
+/// nothing it was saving became the latest.
 /// </summary>
 public class CheckpointOwnershipLostException : CheckpointException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="chain">The chain (checkpoint base name, for example <c>input</c>).</param>
-    /// <param name="stateFileKey">The state file whose swap failed.</param>
-    /// <param name="innerException">The conflict that revealed it.</param>
+    /// <param name="stateFileKey">The chain's state file.</param>
+    /// <param name="innerException">The conflict that revealed it, if any.</param>
     public CheckpointOwnershipLostException(string chain, string stateFileKey, Exception? innerException = null)
-        : base($"Checkpoint chain \"{chain}\": another writer committed to \"{stateFileKey}\" since this writer's last commit, so this writer has lost ownership and stops saving. Only one job may write a chain; make sure the old job is gone.", innerException)
+        : base($"Checkpoint chain \"{chain}\": another writer has taken \"{stateFileKey}\" over (a newer job claimed the chain, or another job committed to it first), so this writer has lost ownership and stops saving; the job that owns the chain now goes on.", innerException)
     {
         Chain = chain;
         StateFileKey = stateFileKey;
