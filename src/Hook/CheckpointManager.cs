@@ -20,11 +20,7 @@ namespace InputPipeline.Checkpointing;
 /// keeps the owner, such as <see cref="PruneAsync"/> by another manager, is re-read and the commit re-applied.
 /// </para>
 /// <para>The methods are safe to call from several threads; they run one at a time.</para>
-/// <para>
-/// Telemetry (see <see cref="CheckpointingTelemetry"/>): saves and restores are measured and traced on the
-/// <see cref="CheckpointingTelemetry.MeterName"/> meter; a live manager reports the age of the latest checkpoint it
-/// knows of until it is disposed.
-/// </para>
+/// <para>Saves and restores are measured and traced (see <see cref="CheckpointingTelemetry"/>) until the manager is disposed.</para>
 /// </remarks>
 public sealed partial class CheckpointManager : IDisposable
 {
@@ -117,7 +113,7 @@ public sealed partial class CheckpointManager : IDisposable
     /// <exception cref="CheckpointStoreException">The store is unreachable or refused a request; nothing was claimed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async Task ClaimAsync(CancellationToken cancellationToken = default) =>
-        await ExclusiveAsync(async () => { await _claimer.ClaimAsync(cancellationToken).ConfigureAwait(false); return true; }, cancellationToken).ConfigureAwait(false);
+        await ExclusiveAsync(() => _claimer.ClaimAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
 
     /// <summary>
     /// Lists the chain's retained checkpoints, newest first: from the state file, or rebuilt from the manifests in the
@@ -127,16 +123,8 @@ public sealed partial class CheckpointManager : IDisposable
     /// <returns>The checkpoints, newest first; empty when the chain has none.</returns>
     /// <exception cref="CheckpointStoreException">The store is unreachable or refused a request.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    public async Task<IReadOnlyList<CheckpointReference>> ListCheckpointsAsync(CancellationToken cancellationToken = default)
-    {
-        return await ExclusiveAsync<IReadOnlyList<CheckpointReference>>(
-            async () =>
-            {
-                await _view.RefreshAsync(restoring: false, cancellationToken).ConfigureAwait(false);
-                return [.. _view.Checkpoints];
-            },
-            cancellationToken).ConfigureAwait(false);
-    }
+    public async Task<IReadOnlyList<CheckpointReference>> ListCheckpointsAsync(CancellationToken cancellationToken = default) =>
+        await ExclusiveAsync(() => _view.ListAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
 
     /// <summary>Reads and checks the manifest of <paramref name="checkpoint"/>.</summary>
     /// <param name="checkpoint">A checkpoint of this chain.</param>
@@ -170,7 +158,7 @@ public sealed partial class CheckpointManager : IDisposable
         try
         {
             ArgumentOutOfRangeException.ThrowIfNegative(step);
-            ValidateNames(snapshots.Select(s => s.Key));
+            ChainContext.ValidateNames(snapshots.Select(s => s.Key));
             return await ExclusiveAsync(
                 () => _telemetry.ObserveSaveAsync(step, snapshots.Count, () => _saver.SaveAsync(step, snapshots, cancellationToken), cancellationToken),
                 cancellationToken).ConfigureAwait(false);
@@ -185,8 +173,9 @@ public sealed partial class CheckpointManager : IDisposable
     }
 
     /// <summary>
-    /// Restores <paramref name="targets"/> from the latest retained checkpoint, falling back to older ones when a
-    /// checkpoint proves damaged (missing or truncated part, checksum mismatch, unparseable manifest).
+    /// Restores <paramref name="targets"/> from the latest retained checkpoint (its manifest from the state file's copy;
+    /// right after <see cref="ClaimAsync"/>, exactly what was claimed), falling back to older ones when a checkpoint
+    /// proves damaged (missing or truncated part, checksum mismatch, unparseable manifest).
     /// </summary>
     /// <param name="targets">The checkpointables to restore, by name; they must be exactly those the checkpoint holds.</param>
     /// <param name="cancellationToken">Cancels the restore.</param>
@@ -198,7 +187,7 @@ public sealed partial class CheckpointManager : IDisposable
     public async Task<CheckpointReference?> RestoreLatestAsync(IReadOnlyList<KeyValuePair<string, ICheckpointable>> targets, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(targets);
-        ValidateNames(targets.Select(t => t.Key));
+        ChainContext.ValidateNames(targets.Select(t => t.Key));
         return await ExclusiveAsync(
             () => _telemetry.ObserveRestoreAsync(null, stats => _restorer.RestoreLatestAsync(targets, stats, cancellationToken), cancellationToken),
             cancellationToken).ConfigureAwait(false);
@@ -220,7 +209,7 @@ public sealed partial class CheckpointManager : IDisposable
     public async Task<CheckpointReference> RestoreAsync(long step, IReadOnlyList<KeyValuePair<string, ICheckpointable>> targets, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(targets);
-        ValidateNames(targets.Select(t => t.Key));
+        ChainContext.ValidateNames(targets.Select(t => t.Key));
         CheckpointReference? restored = await ExclusiveAsync(
             () => _telemetry.ObserveRestoreAsync(step, async stats => await _restorer.RestoreAtStepAsync(step, targets, stats, cancellationToken).ConfigureAwait(false), cancellationToken),
             cancellationToken).ConfigureAwait(false);
@@ -286,16 +275,8 @@ public sealed partial class CheckpointManager : IDisposable
     /// <param name="cancellationToken">Cancels the collection.</param>
     /// <returns>The keys deleted (or that would be).</returns>
     /// <exception cref="CheckpointStoreException">The store is unreachable or refused a request.</exception>
-    public async Task<IReadOnlyList<string>> CollectOrphansAsync(bool dryRun = false, CancellationToken cancellationToken = default)
-    {
-        return await ExclusiveAsync(
-            async () =>
-            {
-                await _view.LoadAsync(cancellationToken).ConfigureAwait(false);
-                return await _retention.CollectOrphansAsync(dryRun, cancellationToken).ConfigureAwait(false);
-            },
-            cancellationToken).ConfigureAwait(false);
-    }
+    public async Task<IReadOnlyList<string>> CollectOrphansAsync(bool dryRun = false, CancellationToken cancellationToken = default) =>
+        await ExclusiveAsync(() => _retention.CollectOrphansOfCurrentViewAsync(dryRun, cancellationToken), cancellationToken).ConfigureAwait(false);
 
     /// <summary>Releases the manager; the age of its latest checkpoint is no longer reported.</summary>
     public void Dispose()
@@ -318,16 +299,6 @@ public sealed partial class CheckpointManager : IDisposable
         }
     }
 
-    private static void ValidateNames(IEnumerable<string> names)
-    {
-        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        foreach (string name in names)
-        {
-            StoreKey.ValidateName(name, "name");
-            if (!seen.Add(name))
-            {
-                throw new ArgumentException($"The checkpointable name \"{name}\" is given more than once.", nameof(names));
-            }
-        }
-    }
+    private async Task ExclusiveAsync(Func<Task> operation, CancellationToken cancellationToken) =>
+        await ExclusiveAsync(async () => { await operation().ConfigureAwait(false); return true; }, cancellationToken).ConfigureAwait(false);
 }

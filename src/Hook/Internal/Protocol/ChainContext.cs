@@ -48,4 +48,18 @@ internal sealed class ChainContext
         RandomNumberGenerator.Fill(buffer);
         return Convert.ToHexStringLower(buffer);
     }
+
+    /// <exception cref="ArgumentException">A checkpointable name is invalid or given twice (names differing only in case collide on some stores).</exception>
+    public static void ValidateNames(IEnumerable<string> names)
+    {
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (string name in names)
+        {
+            StoreKey.ValidateName(name, "name");
+            if (!seen.Add(name))
+            {
+                throw new ArgumentException($"The checkpointable name \"{name}\" is given more than once.", nameof(names));
+            }
+        }
+    }
 }

@@ -105,6 +105,13 @@ internal sealed class ChainView(ChainContext chain, ChainOwnership ownership)
         await LoadAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Returns the retained checkpoints, newest first, as the state file (or a listing) has them now.</summary>
+    public async Task<IReadOnlyList<CheckpointReference>> ListAsync(CancellationToken cancellationToken)
+    {
+        await RefreshAsync(restoring: false, cancellationToken).ConfigureAwait(false);
+        return [.. Checkpoints];
+    }
+
     /// <summary>Lets the restore that follows use the view as it is, without reading the state file again.</summary>
     public void MarkFresh() => _fresh = true;
 

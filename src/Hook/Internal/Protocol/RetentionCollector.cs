@@ -89,6 +89,13 @@ internal sealed class RetentionCollector(ChainContext chain, ChainView view)
         }
     }
 
+    /// <summary>Reads the state file, then collects the orphans it leaves (see <see cref="CollectOrphansAsync"/>).</summary>
+    public async Task<IReadOnlyList<string>> CollectOrphansOfCurrentViewAsync(bool dryRun, CancellationToken cancellationToken)
+    {
+        await view.LoadAsync(cancellationToken).ConfigureAwait(false);
+        return await CollectOrphansAsync(dryRun, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Deletes (or, in a dry run, lists) the chain's objects that no retained checkpoint references and that are older than the grace period.</summary>
     /// <exception cref="CheckpointFormatVersionException">The state file was written by a newer SDK.</exception>
     /// <exception cref="CheckpointStoreException">The store failed.</exception>
