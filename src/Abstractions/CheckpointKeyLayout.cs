@@ -100,17 +100,25 @@ public sealed class CheckpointKeyLayout
     public static string WriterStateFileKeyOf(string chain) =>
         string.Equals(chain, ModelChain, StringComparison.Ordinal) ? ModelStateFileKey : StateFileKeyOf(chain);
 
-    /// <summary>
-    /// Returns the chain of one worker: <paramref name="baseChain"/> with one replica, else
-    /// <c>&lt;baseChain&gt;_&lt;taskType&gt;_&lt;taskId&gt;</c> (for example <c>input_worker_1</c>), so workers never share a chain.
-    /// </summary>
+    /// <summary>Returns the chain of one worker of several: <c>&lt;baseChain&gt;_&lt;taskType&gt;_&lt;taskId&gt;</c>, for example <c>input_worker_1</c>.</summary>
     /// <param name="baseChain">The chain of a single worker, for example <see cref="InputChain"/> or <see cref="ModelChain"/>.</param>
+    /// <param name="taskType">The worker's task type, for example <c>worker</c>.</param>
+    /// <param name="taskId">The worker's task id.</param>
+    /// <returns>The chain name (not validated).</returns>
+    public static string WorkerChain(string baseChain, string taskType, int taskId) =>
+        string.Create(CultureInfo.InvariantCulture, $"{baseChain}_{taskType}_{taskId}");
+
+    /// <summary>
+    /// Returns the chain a worker writes: <paramref name="baseChain"/> with one replica, else its
+    /// <see cref="WorkerChain(string, string, int)"/>, so workers never share a chain.
+    /// </summary>
+    /// <param name="baseChain">The chain of a single worker.</param>
     /// <param name="numWorkerReplicas">The number of worker replicas.</param>
-    /// <param name="taskType">This worker's task type, for example <c>worker</c>.</param>
+    /// <param name="taskType">This worker's task type.</param>
     /// <param name="taskId">This worker's task id.</param>
     /// <returns>The chain name (not validated).</returns>
-    public static string WorkerChain(string baseChain, int numWorkerReplicas, string taskType, int taskId) =>
-        numWorkerReplicas > 1 ? string.Create(CultureInfo.InvariantCulture, $"{baseChain}_{taskType}_{taskId}") : baseChain;
+    public static string ChainFor(string baseChain, int numWorkerReplicas, string taskType, int taskId) =>
+        numWorkerReplicas > 1 ? WorkerChain(baseChain, taskType, taskId) : baseChain;
 
     /// <summary>
     /// Returns the layout of the Estimator's model chain: <c>model</c> with state file <c>checkpoint</c>, or with several
@@ -123,7 +131,7 @@ public sealed class CheckpointKeyLayout
     /// <exception cref="ArgumentException">The task type makes no valid chain name.</exception>
     public static CheckpointKeyLayout ForModel(int numWorkerReplicas, string taskType, int taskId)
     {
-        string chain = WorkerChain(ModelChain, numWorkerReplicas, taskType, taskId);
+        string chain = ChainFor(ModelChain, numWorkerReplicas, taskType, taskId);
         return new CheckpointKeyLayout(chain, WriterStateFileKeyOf(chain));
     }
 

@@ -102,7 +102,7 @@ public sealed class CheckpointInputPipelineHookOptions
     /// replica (base name <c>input.ckpt</c> or <c>input_worker_1.ckpt</c>; state file <c>checkpoint_input</c> or
     /// <c>checkpoint_input_worker_1</c>).
     /// </summary>
-    public string Chain => CheckpointKeyLayout.WorkerChain(CheckpointKeyLayout.InputChain, NumWorkerReplicas, TaskType, TaskId);
+    public string Chain => CheckpointKeyLayout.ChainFor(CheckpointKeyLayout.InputChain, NumWorkerReplicas, TaskType, TaskId);
 
     /// <summary>Checks the options.</summary>
     /// <exception cref="CheckpointOptionsException">
