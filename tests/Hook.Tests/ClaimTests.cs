@@ -330,6 +330,31 @@ public sealed class ClaimTests : IDisposable
     }
 
     [Fact]
+    public async Task AStateFileThatKeepsChangingWithoutAChangeOfOwner_EndsACommitOrClaimWithAConflict_AndTheNextOneGoesThrough()
+    {
+        var inner = new InMemoryInputStateStore();
+        var store = new ChurningStore(inner);
+        using CheckpointManager owner = Ckpt.Manager(store);
+        await owner.SaveAsync(1, Ckpt.Bytes(("a", [1])));
+
+        // Every swap of the state file loses its race against a rewrite that keeps the owner (a prune, say).
+        store.Churn = true;
+        await Assert.ThrowsAsync<CheckpointConflictException>(() => owner.SaveAsync(2, Ckpt.Bytes(("a", [2]))));
+        using CheckpointManager claimer = Ckpt.Manager(store);
+        await Assert.ThrowsAsync<CheckpointConflictException>(() => claimer.ClaimAsync());
+        Assert.False(owner.IsOwnershipLost);
+        Assert.Null(claimer.OwnerEpoch);
+        Assert.Equal([1L], (await Ckpt.ReadStateFileAsync(inner)).Checkpoints.Select(c => c.Step));
+        Assert.True(store.Rewrites >= 8 + 10);
+
+        store.Churn = false;
+        await owner.SaveAsync(3, Ckpt.Bytes(("a", [3])));
+        Assert.Equal([3L, 1], (await Ckpt.ReadStateFileAsync(inner)).Checkpoints.Select(c => c.Step));
+        await claimer.ClaimAsync();
+        Assert.Equal(2, claimer.OwnerEpoch);
+    }
+
+    [Fact]
     public void AnUnknownOwnershipPolicy_IsRejectedNamingTheOption()
     {
         var manager = Assert.Throws<CheckpointOptionsException>(() => new CheckpointManager(new InMemoryInputStateStore(), new CheckpointManagerOptions { Ownership = (OwnershipPolicy)7 }));
@@ -343,6 +368,34 @@ public sealed class ClaimTests : IDisposable
 
     private static async Task<long> LatestStepAsync(IInputStateStore store) =>
         await Ckpt.ReadAllAsync(store, Ckpt.StateFile) is { } bytes ? CheckpointStateFile.Parse(bytes, Ckpt.StateFile).Latest?.Step ?? 0 : 0;
+
+    /// <summary>A store where, while <see cref="Churn"/> is set, the state file is rewritten unchanged just before each conditional write of it.</summary>
+    private sealed class ChurningStore(IInputStateStore inner) : IInputStateStore
+    {
+        public bool Churn { get; set; }
+
+        public int Rewrites { get; private set; }
+
+        public string ProviderName => inner.ProviderName;
+
+        public async Task<StoreVersion> WriteAsync(string key, Stream content, WriteCondition condition, CancellationToken cancellationToken = default)
+        {
+            if (Churn && key == Ckpt.StateFile && condition.Kind == WriteConditionKind.IfVersionMatches)
+            {
+                byte[] current = (await Ckpt.ReadAllAsync(inner, key))!;
+                await inner.WriteAsync(key, new MemoryStream(current), WriteCondition.None, cancellationToken);
+                Rewrites++;
+            }
+
+            return await inner.WriteAsync(key, content, condition, cancellationToken);
+        }
+
+        public Task<StoreReadResult?> ReadAsync(string key, long offset = 0, CancellationToken cancellationToken = default) => inner.ReadAsync(key, offset, cancellationToken);
+
+        public IAsyncEnumerable<StoreObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken = default) => inner.ListAsync(prefix, cancellationToken);
+
+        public Task<bool> DeleteAsync(string key, StoreVersion? ifVersion = null, CancellationToken cancellationToken = default) => inner.DeleteAsync(key, ifVersion, cancellationToken);
+    }
 
     /// <summary>A model whose training blocks at one step until a gate opens.</summary>
     private sealed class GatedModel(long blockAtStep, SemaphoreSlim gate) : IEstimatorModel<long>
