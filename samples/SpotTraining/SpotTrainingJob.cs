@@ -57,6 +57,7 @@ public static class SpotTrainingJob
             TaskId = checkpointing.TaskId,
             SaveInBackground = checkpointing.SaveInBackground,
             OnSaveFailure = checkpointing.OnSaveFailure,
+            Ownership = checkpointing.Ownership,
             InputRestoreMode = InputRestoreMode.AtGlobalStep,
         };
 
