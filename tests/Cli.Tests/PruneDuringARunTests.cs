@@ -32,6 +32,9 @@ public sealed class PruneDuringARunTests : IDisposable
         var outputs = new List<CliResult>();
         for (int i = 0; i < 8; i++)
         {
+            // Each prune starts once the job has committed more since the last one, so that every prune has something
+            // to drop and overlaps the job's saves, however the two threads are scheduled.
+            await WaitForCommitsAsync(job, 3 * (i + 1), saving);
             outputs.Add((await Ckpt.RunAsync("prune", path, "--keep", "2", "--pipeline", "input")).Expect(0));
         }
 
@@ -46,6 +49,20 @@ public sealed class PruneDuringARunTests : IDisposable
         Assert.Equal(state.Checkpoints.Select(c => c.Step).OrderDescending(), state.Checkpoints.Select(c => c.Step));
         Assert.True(state.Checkpoints.Count < last, "the prunes dropped checkpoints");
         (await Ckpt.RunAsync("verify", path, "--all")).Expect(0);
+    }
+
+    private static async Task WaitForCommitsAsync(CheckpointManager job, long commits, Task saving)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        while (job.CommitCount < commits)
+        {
+            if (saving.IsCompleted)
+            {
+                await saving; // surfaces the job's failure
+            }
+
+            await Task.Delay(5, timeout.Token);
+        }
     }
 
     private static KeyValuePair<string, ICheckpointSnapshot>[] Bytes(long step) =>

@@ -32,6 +32,7 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
     private readonly IEstimatorModel<TBatch> _model;
     private readonly CheckpointManager _modelManager;
     private readonly CheckpointManager _inputManager;
+    private readonly AlignedRetention _alignedRetention;
     private readonly ILogger _logger;
     private bool _resumed;
     private bool _claimed;
@@ -76,6 +77,9 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
             TimeProvider,
             MeterFactory);
         _inputManager = new CheckpointManager(Store, config.ToInputHookOptions().ToManagerOptions(), LoggerFactory.CreateLogger<CheckpointManager>(), TimeProvider, MeterFactory);
+
+        // Retention never drops the newest step both chains committed, so failed input saves cannot leave no resume point.
+        _alignedRetention = new AlignedRetention(_modelManager, _inputManager);
     }
 
     /// <inheritdoc/>
@@ -194,6 +198,7 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
+        _alignedRetention.Dispose();
         _modelManager.Dispose();
         _inputManager.Dispose();
     }
@@ -264,6 +269,11 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
             }
 
             GlobalStep = restored.Step;
+            if (aligned)
+            {
+                _alignedRetention.MarkCommon(restored.Step);
+            }
+
             EstimatorLog.ModelRestored(_logger, restored.Step, aligned);
         }
 

@@ -21,7 +21,10 @@ public sealed class RunConfig
     /// <summary>Gets or sets the checkpoint cadence in seconds; exactly one of this and <see cref="SaveCheckpointsSteps"/>. Default <see langword="null"/>.</summary>
     public double? SaveCheckpointsSecs { get; set; }
 
-    /// <summary>Gets or sets how many checkpoints of each chain to keep. Default 5.</summary>
+    /// <summary>
+    /// Gets or sets how many checkpoints of each chain to keep. Default 5. A chain keeps one more when the newest step
+    /// both chains committed is older than these (after failed saves on the other chain; see <see cref="AlignedRetention"/>).
+    /// </summary>
     public int KeepCheckpointMax { get; set; } = CheckpointManagerOptions.DefaultKeepMax;
 
     /// <summary>Gets or sets this task's type. Default <c>worker</c>.</summary>

@@ -7,6 +7,8 @@ namespace InputPipeline.Checkpointing.Internal;
 /// identity, its options, clock, logger and instruments.</summary>
 internal sealed class ChainContext
 {
+    private long _protectedStep = -1;
+
     public ChainContext(IInputStateStore store, CheckpointManagerOptions options, string writerId, ILogger logger, TimeProvider time, CheckpointingMetrics metrics, object metricsOwner)
     {
         Store = store;
@@ -37,6 +39,13 @@ internal sealed class ChainContext
     public object MetricsOwner { get; }
 
     public string Chain => Layout.Chain;
+
+    /// <summary>Gets or sets the step retention keeps beyond KeepMax, or <see langword="null"/>; read by every commit's plan.</summary>
+    public long? ProtectedStep
+    {
+        get => Interlocked.Read(ref _protectedStep) is var step and >= 0 ? step : null;
+        set => Interlocked.Exchange(ref _protectedStep, value ?? -1);
+    }
 
     public string StateFileKey => Layout.StateFileKey;
 

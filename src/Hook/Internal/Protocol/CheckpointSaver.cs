@@ -57,11 +57,20 @@ internal sealed class CheckpointSaver(ChainContext chain, ChainView view, StateF
         return reference;
     }
 
-    /// <summary>The new checkpoint becomes the latest; the oldest beyond <see cref="CheckpointManagerOptions.KeepMax"/> are dropped.</summary>
+    /// <summary>
+    /// The new checkpoint becomes the latest; the oldest beyond <see cref="CheckpointManagerOptions.KeepMax"/> are
+    /// dropped, except the one at the protected step (<see cref="CheckpointManager.ProtectedStep"/>), kept as the oldest.
+    /// </summary>
     private CommitPlan Plan(CheckpointReference reference, IReadOnlyList<CheckpointReference> current)
     {
         List<CheckpointReference> candidates = [reference, .. current.Where(r => r.Step != reference.Step && r.ManifestKey != reference.ManifestKey)];
         List<CheckpointReference> retained = [.. candidates.Take(chain.Options.KeepMax)];
+        if (chain.ProtectedStep is { } protectedStep && !retained.Any(r => r.Step == protectedStep)
+            && candidates.FirstOrDefault(r => r.Step == protectedStep) is { } kept)
+        {
+            retained.Add(kept);
+        }
+
         return new CommitPlan(retained, [.. current.Where(r => !retained.Contains(r))]);
     }
 
