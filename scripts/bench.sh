@@ -5,7 +5,7 @@
 #   bash scripts/bench.sh --quick                      # under 10 minutes on 2 cores
 #   bash scripts/bench.sh --quick --json bench.json    # also writes [{name, ours, baseline, unit, ratio, goal, ...}]
 #   bash scripts/bench.sh --only 1 2 --stores local    # some goals, some stores
-#   bash scripts/bench.sh --torch [--quick] [--only 8]  # the TorchSharp goals 8-9 (tests/TorchSharp.Benchmarks, LibTorch)
+#   bash scripts/bench.sh --torch [--quick] [--only 9]  # the TorchSharp goals 9-10 (tests/TorchSharp.Benchmarks, LibTorch)
 # Not part of the test command: the figures are ratios measured side by side, never asserted by a test.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -13,9 +13,6 @@ namespace SpotTraining;
 /// <summary>The SpotTraining job: its services, its training run, and how its outcome becomes an exit code.</summary>
 public static class SpotTrainingJob
 {
-    private const int ShuffleBuffer = 1024;
-    private const int BatchSize = 32;
-
     /// <summary>Runs the job with the command line <paramref name="args"/> and returns its exit code (<see cref="JobExitCodes"/>).</summary>
     /// <param name="args">The command line: <c>--Section:Key=value</c> settings, and <c>--verbose</c>.</param>
     /// <param name="configure">
@@ -60,6 +57,7 @@ public static class SpotTrainingJob
             TaskId = checkpointing.TaskId,
             SaveInBackground = checkpointing.SaveInBackground,
             OnSaveFailure = checkpointing.OnSaveFailure,
+            Ownership = checkpointing.Ownership,
             InputRestoreMode = InputRestoreMode.AtGlobalStep,
         };
 
@@ -76,13 +74,7 @@ public static class SpotTrainingJob
         progress.Watch(preemption.Monitor);
 
         long reached = await estimator.TrainAsync(
-            () => Dataset.Files(files)
-                .Interleave(path => Dataset.TextLines(path), cycleLength: 4, blockLength: 2)
-                .Repeat()
-                .Shuffle(ShuffleBuffer, (ulong)training.Seed)
-                .Batch(BatchSize, dropRemainder: true)
-                .Prefetch(4)
-                .CreateIterator(),
+            () => TrainingPipeline.Build(files, training).CreateIterator(),
             hooks: [input, progress, .. services.GetServices<ISessionRunHook>(), preemption],
             maxSteps: training.Steps,
             cancellationToken: CancellationToken.None).ConfigureAwait(false);

@@ -138,7 +138,8 @@ internal static class SyntheticData
         return paths;
     }
 
-    private static string Line(int seed, int file, int line)
+    /// <summary>The 16 hex digits of a line: the first 8 bytes of the SHA-256 of (seed, file, line).</summary>
+    public static string Digest(int seed, int file, int line)
     {
         Span<byte> input = stackalloc byte[12];
         BitConverter.TryWriteBytes(input, seed);
@@ -146,8 +147,11 @@ internal static class SyntheticData
         BitConverter.TryWriteBytes(input[8..], line);
         Span<byte> hash = stackalloc byte[32];
         SHA256.HashData(input, hash);
-        return string.Create(CultureInfo.InvariantCulture, $"f{file:D2}-r{line:D5}-{Convert.ToHexStringLower(hash[..8])}");
+        return Convert.ToHexStringLower(hash[..8]);
     }
+
+    private static string Line(int seed, int file, int line) =>
+        string.Create(CultureInfo.InvariantCulture, $"f{file:D2}-r{line:D5}-{Digest(seed, file, line)}");
 
     private static void WriteDurably(string path, byte[] content)
     {

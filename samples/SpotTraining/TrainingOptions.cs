@@ -21,6 +21,12 @@ internal sealed class TrainingOptions
 
     /// <summary>When set, each completed step appends "&lt;step&gt; &lt;sha256 of the batch&gt;" to this file.</summary>
     public string? BatchLog { get; set; }
+
+    /// <summary>
+    /// How many input files are read, and how many lines decoded, at once; default the number of processors
+    /// (<see cref="Environment.ProcessorCount"/>). The batches do not depend on it, and a checkpoint restores at any value.
+    /// </summary>
+    public int Parallelism { get; set; } = Environment.ProcessorCount;
 }
 
 internal sealed class TrainingOptionsValidator : IValidateOptions<TrainingOptions>
@@ -36,6 +42,11 @@ internal sealed class TrainingOptionsValidator : IValidateOptions<TrainingOption
         if (string.IsNullOrWhiteSpace(options.DataDir))
         {
             failures.Add("Training:DataDir: the data directory is not set.");
+        }
+
+        if (options.Parallelism < 1)
+        {
+            failures.Add($"Training:Parallelism: must be 1 or more (was {options.Parallelism}).");
         }
 
         if (options.StepDelayMs < 0)

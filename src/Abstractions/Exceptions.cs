@@ -70,17 +70,18 @@ public class CheckpointConflictException : CheckpointException
 }
 
 /// <summary>
-/// A writer's compare-and-swap of a chain's state file failed: another process (or a zombie of a reclaimed VM) has
-/// committed to the chain since this writer last did. The writer has stopped saving to the chain.
+/// Another writer owns the chain now: a newer job claimed it (this writer is then a zombie of a replaced VM), or,
+/// for a writer that had not claimed it, another job committed first. The writer has stopped saving to the chain, and
+/// nothing it was saving became the latest.
 /// </summary>
 public class CheckpointOwnershipLostException : CheckpointException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="chain">The chain (checkpoint base name, for example <c>input</c>).</param>
-    /// <param name="stateFileKey">The state file whose swap failed.</param>
-    /// <param name="innerException">The conflict that revealed it.</param>
+    /// <param name="stateFileKey">The chain's state file.</param>
+    /// <param name="innerException">The conflict that revealed it, if any.</param>
     public CheckpointOwnershipLostException(string chain, string stateFileKey, Exception? innerException = null)
-        : base($"Checkpoint chain \"{chain}\": another writer committed to \"{stateFileKey}\" since this writer's last commit, so this writer has lost ownership and stops saving. Only one job may write a chain; make sure the old job is gone.", innerException)
+        : base($"Checkpoint chain \"{chain}\": another writer has taken \"{stateFileKey}\" over (a newer job claimed the chain, or another job committed to it first), so this writer has lost ownership and stops saving; the job that owns the chain now goes on.", innerException)
     {
         Chain = chain;
         StateFileKey = stateFileKey;
@@ -91,6 +92,22 @@ public class CheckpointOwnershipLostException : CheckpointException
 
     /// <summary>Gets the state file key.</summary>
     public string StateFileKey { get; }
+}
+
+/// <summary>A snapshot failed while it was being written, so the save it belonged to was abandoned.</summary>
+public class CheckpointSaveException : CheckpointException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="partKey">The key of the part being written.</param>
+    /// <param name="innerException">The snapshot's exception.</param>
+    public CheckpointSaveException(string partKey, Exception innerException)
+        : base($"The snapshot for part \"{partKey}\" failed while it was written: {innerException?.Message}", innerException)
+    {
+        PartKey = partKey;
+    }
+
+    /// <summary>Gets the key of the part being written.</summary>
+    public string PartKey { get; }
 }
 
 /// <summary>A checkpoint object is damaged: unparseable, truncated, or its checksum does not match.</summary>

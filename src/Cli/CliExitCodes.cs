@@ -21,7 +21,7 @@ public static class CliExitCodes
     /// <summary>5: nothing matches: the store holds no checkpoint, or no pipeline (chain) or step of the name or number given.</summary>
     public const int NotFound = 5;
 
-    /// <summary>6: a conflict: another writer committed to a chain while the command was changing it, or the destination of a copy holds other checkpoints of the chain.</summary>
+    /// <summary>6: a conflict: another writer took a chain over while the command was changing it, or the destination of a copy holds other checkpoints of the chain.</summary>
     public const int Conflict = 6;
 
     /// <summary>130: interrupted (Ctrl+C or SIGTERM); a <c>copy</c> run again resumes.</summary>

@@ -19,8 +19,6 @@ namespace InputPipeline.Checkpointing.HealthChecks;
 /// </remarks>
 public sealed class InputPipelineCheckpointingHealthCheck : IHealthCheck
 {
-    private const int MaxStateFileBytes = 16 * 1024 * 1024;
-
     private readonly IInputStateStore _store;
     private readonly TimeProvider _time;
     private readonly string _chain;
@@ -42,8 +40,8 @@ public sealed class InputPipelineCheckpointingHealthCheck : IHealthCheck
         options.Validate();
         _store = store;
         _time = timeProvider ?? TimeProvider.System;
-        _chain = options.Chain ?? CheckpointManagerOptions.DefaultChain;
-        _stateFileKey = options.StateFileKey ?? "checkpoint_" + _chain;
+        _chain = options.Chain ?? CheckpointKeyLayout.InputChain;
+        _stateFileKey = options.StateFileKey ?? CheckpointKeyLayout.StateFileKeyOf(_chain);
         _maxAge = options.MaxAge;
         _staleStatus = options.StaleStatus;
         _noCheckpointStatus = options.NoCheckpointStatus;
@@ -129,7 +127,7 @@ public sealed class InputPipelineCheckpointingHealthCheck : IHealthCheck
 
         await using (read.ConfigureAwait(false))
         {
-            if (read.Info.Length > MaxStateFileBytes)
+            if (read.Info.Length > CheckpointStateFile.MaxLength)
             {
                 return [];
             }

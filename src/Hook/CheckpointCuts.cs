@@ -46,7 +46,7 @@ public static partial class CheckpointCuts
     {
         ArgumentException.ThrowIfNullOrEmpty(taskType);
         ArgumentOutOfRangeException.ThrowIfNegative(taskId);
-        return string.Create(CultureInfo.InvariantCulture, $"{CheckpointManagerOptions.DefaultChain}_{taskType}_{taskId}");
+        return CheckpointKeyLayout.WorkerChain(CheckpointKeyLayout.InputChain, taskType, taskId);
     }
 
     /// <summary>
@@ -73,7 +73,7 @@ public static partial class CheckpointCuts
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(numWorkerReplicas, 1);
         IEnumerable<string> chains = numWorkerReplicas == 1
-            ? [CheckpointManagerOptions.DefaultChain]
+            ? [CheckpointKeyLayout.InputChain]
             : Enumerable.Range(0, numWorkerReplicas).Select(id => WorkerChain(taskType, id));
         return FindLatestCommonStepAsync(store, chains, verify, loggerFactory, cancellationToken);
     }

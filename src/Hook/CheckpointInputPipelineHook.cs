@@ -117,7 +117,9 @@ public sealed partial class CheckpointInputPipelineHook : SessionRunHook, IAsync
 
     /// <summary>
     /// Creates a hook for training with <paramref name="estimator"/>: the store is the estimator's model directory, and
-    /// the cadence, retention, worker identity and restore mode come from its <see cref="Hosting.RunConfig"/>.
+    /// the cadence, retention, worker identity, restore mode and ownership come from its <see cref="Hosting.RunConfig"/>.
+    /// The hook saves through the estimator's <see cref="Hosting.IEstimator.InputCheckpoints"/> when it has one (the
+    /// chain the estimator claimed), and does not dispose it.
     /// </summary>
     /// <param name="estimator">The estimator.</param>
     /// <exception cref="ArgumentNullException"><paramref name="estimator"/> is null.</exception>
@@ -125,8 +127,8 @@ public sealed partial class CheckpointInputPipelineHook : SessionRunHook, IAsync
     public CheckpointInputPipelineHook(Hosting.IEstimator estimator)
         : this(
             (estimator ?? throw new ArgumentNullException(nameof(estimator))).Config.ToInputHookOptions(),
-            estimator.Store,
-            manager: null,
+            estimator.InputCheckpoints is null ? estimator.Store : null,
+            estimator.InputCheckpoints,
             estimator.LoggerFactory,
             estimator.TimeProvider,
             estimator.MeterFactory)
@@ -200,7 +202,11 @@ public sealed partial class CheckpointInputPipelineHook : SessionRunHook, IAsync
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>On the first call: restores the input checkpoint, or saves an initial one when the chain is empty.</summary>
+    /// <summary>
+    /// On the first call: claims the chain (<see cref="CheckpointManager.ClaimAsync"/>, as the options'
+    /// <see cref="CheckpointInputPipelineHookOptions.Ownership"/> says), then restores the input checkpoint, or saves an
+    /// initial one when the chain is empty.
+    /// </summary>
     /// <param name="context">The step's context.</param>
     /// <param name="cancellationToken">Cancels the restore or save.</param>
     /// <returns>A task.</returns>
@@ -214,6 +220,8 @@ public sealed partial class CheckpointInputPipelineHook : SessionRunHook, IAsync
     /// </exception>
     /// <exception cref="CheckpointMismatchException">The checkpoint holds other iterators than those registered.</exception>
     /// <exception cref="PipelineAlreadyStartedException">An iterator has already yielded elements.</exception>
+    /// <exception cref="CheckpointOwnershipLostException">This hook's manager lost the chain earlier.</exception>
+    /// <exception cref="CheckpointFormatVersionException">The chain's state file was written by a newer SDK.</exception>
     /// <exception cref="CheckpointStoreException">The store is unreachable.</exception>
     public override async ValueTask BeforeRunAsync(SessionRunContext context, CancellationToken cancellationToken = default)
     {
@@ -230,6 +238,8 @@ public sealed partial class CheckpointInputPipelineHook : SessionRunHook, IAsync
             Log.NoIterators(_logger, Chain);
         }
 
+        // Claim first: this job owns the chain from now on, and restores exactly what it claimed.
+        await Manager.ClaimAsync(cancellationToken).ConfigureAwait(false);
         CheckpointReference? restored = await RestoreAsync(context.GlobalStep, iterators, cancellationToken).ConfigureAwait(false);
         if (restored is not null)
         {

@@ -91,13 +91,18 @@ public sealed class CheckpointInputPipelineHookOptions
     public TimeSpan OrphanGracePeriod { get; set; } = CheckpointManagerOptions.DefaultOrphanGracePeriod;
 
     /// <summary>
+    /// Gets or sets whether the hook takes its chain over when its first step claims it (a job replacing one still
+    /// running wins) or claims it only with its first commit (a second copy of a job stops). Default
+    /// <see cref="OwnershipPolicy.TakeOver"/>.
+    /// </summary>
+    public OwnershipPolicy Ownership { get; set; } = OwnershipPolicy.TakeOver;
+
+    /// <summary>
     /// Gets the chain this hook writes: <c>input</c>, or <c>input_&lt;TaskType&gt;_&lt;TaskId&gt;</c> with more than one worker
     /// replica (base name <c>input.ckpt</c> or <c>input_worker_1.ckpt</c>; state file <c>checkpoint_input</c> or
     /// <c>checkpoint_input_worker_1</c>).
     /// </summary>
-    public string Chain => NumWorkerReplicas > 1
-        ? string.Create(CultureInfo.InvariantCulture, $"input_{TaskType}_{TaskId}")
-        : CheckpointManagerOptions.DefaultChain;
+    public string Chain => CheckpointKeyLayout.ChainFor(CheckpointKeyLayout.InputChain, NumWorkerReplicas, TaskType, TaskId);
 
     /// <summary>Checks the options.</summary>
     /// <exception cref="CheckpointOptionsException">
@@ -159,6 +164,11 @@ public sealed class CheckpointInputPipelineHookOptions
         {
             throw new CheckpointOptionsException(nameof(RestoreStep), $"is used only with RestoreMode AtStep (RestoreMode is {RestoreMode}).");
         }
+
+        if (!Enum.IsDefined(Ownership))
+        {
+            throw new CheckpointOptionsException(nameof(Ownership), $"must be TakeOver or FirstWriterWins (was {Ownership}).");
+        }
     }
 
     internal CheckpointManagerOptions ToManagerOptions() => new()
@@ -166,6 +176,7 @@ public sealed class CheckpointInputPipelineHookOptions
         Chain = Chain,
         KeepMax = KeepMax,
         OrphanGracePeriod = OrphanGracePeriod,
+        Ownership = Ownership,
     };
 
     internal CheckpointInputPipelineHookOptions Clone() => (CheckpointInputPipelineHookOptions)MemberwiseClone();

@@ -105,7 +105,7 @@ public sealed partial class CheckpointManager
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                EventLog.HandlerFailed(_logger, eventName, Chain, ex);
+                EventLog.HandlerFailed(_chain.Logger, eventName, Chain, ex);
             }
         }
     }

@@ -4,7 +4,7 @@ namespace InputPipeline.Checkpointing;
 
 public sealed partial class CheckpointManager
 {
-    private static partial class Log
+    internal static partial class Log
     {
         [LoggerMessage(1000, LogLevel.Debug, "Committed checkpoint {ManifestKey} of chain {Chain} at step {Step}: {PartCount} parts, {Bytes} bytes.")]
         public static partial void Committed(ILogger logger, string chain, long step, string manifestKey, int partCount, long bytes);
@@ -30,8 +30,8 @@ public sealed partial class CheckpointManager
         [LoggerMessage(1007, LogLevel.Warning, "Orphan collection of chain {Chain} failed; it will be retried.")]
         public static partial void OrphanCollectionFailed(ILogger logger, string chain, Exception exception);
 
-        [LoggerMessage(1008, LogLevel.Error, "Chain {Chain}: ownership lost; another writer committed to {StateFileKey}. This writer stops saving.")]
-        public static partial void OwnershipLost(ILogger logger, string chain, string stateFileKey);
+        [LoggerMessage(1008, LogLevel.Error, "Chain {Chain}: ownership lost; {StateFileKey} now names owner epoch {OwnerEpoch} ({OwnerId}), this writer's was {OwnEpoch}. This writer stops saving.")]
+        public static partial void OwnershipLost(ILogger logger, string chain, string stateFileKey, long ownerEpoch, string ownerId, long ownEpoch);
 
         [LoggerMessage(1009, LogLevel.Warning, "Chain {Chain}: the commit of {ManifestKey} failed before it was confirmed; the previous checkpoint stays the latest.")]
         public static partial void CommitFailed(ILogger logger, string chain, string manifestKey, Exception exception);
@@ -59,6 +59,12 @@ public sealed partial class CheckpointManager
 
         [LoggerMessage(1017, LogLevel.Debug, "Chain {Chain} has no checkpoint to restore (state file {StateFileKey}).")]
         public static partial void NothingToRestore(ILogger logger, string chain, string stateFileKey);
+
+        [LoggerMessage(1019, LogLevel.Information, "Claimed chain {Chain} ({StateFileKey}) at owner epoch {OwnerEpoch}, taking it over from {PreviousOwner}: {Count} retained checkpoints, the latest at step {LatestStep}.")]
+        public static partial void Claimed(ILogger logger, string chain, string stateFileKey, long ownerEpoch, string previousOwner, int count, long latestStep);
+
+        [LoggerMessage(1020, LogLevel.Information, "Chain {Chain}: {StateFileKey} was replaced by {WriterId} without a change of owner (epoch {OwnerEpoch}), for example by ckpt prune; re-applying this commit on top of it.")]
+        public static partial void Reapplying(ILogger logger, string chain, string stateFileKey, string writerId, long ownerEpoch);
 
         [LoggerMessage(1018, LogLevel.Debug, "Chain {Chain} has neither a state file {StateFileKey} nor manifests in the store: a new chain.")]
         public static partial void NewChain(ILogger logger, string chain, string stateFileKey);

@@ -1,10 +1,4 @@
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using System.Globalization;
-using System.IO.Pipelines;
-using System.Runtime.InteropServices;
-using System.Runtime.CompilerServices;
-using System.Security.Cryptography;
 using InputPipeline.Checkpointing.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -13,54 +7,33 @@ namespace InputPipeline.Checkpointing;
 
 /// <summary>
 /// Saves, commits, retains and restores the checkpoints of one chain in an <see cref="IInputStateStore"/>, with the
-/// commit protocol of the design: create-only parts, then a create-only manifest, then a compare-and-swap of the
-/// chain's state file; retention deletes a dropped manifest before its parts; restore verifies lengths and checksums
-/// and falls back to the previous retained checkpoint.
+/// commit protocol of the design: a writer claims the chain when it starts (a new owner epoch in the state file), then
+/// each save writes create-only parts, a create-only manifest, and commits by a compare-and-swap of the state file that
+/// holds only while the state file still names this writer's epoch; retention deletes a dropped manifest before its
+/// parts; restore verifies lengths and checksums and falls back to the previous retained checkpoint.
 /// </summary>
 /// <remarks>
 /// <para>
-/// A crash at any instant leaves the previously committed checkpoint intact and readable. A writer whose swap of the
-/// state file fails has lost ownership of the chain (another job, or a zombie of a reclaimed VM, committed since):
-/// it throws <see cref="CheckpointOwnershipLostException"/> and refuses every later save.
+/// A crash at any instant leaves the previously committed checkpoint intact and readable. A writer replaced by a newer
+/// one (see <see cref="ClaimAsync"/> and <see cref="CheckpointManagerOptions.Ownership"/>) throws
+/// <see cref="CheckpointOwnershipLostException"/> from its next commit and refuses every later save; a change that
+/// keeps the owner, such as <see cref="PruneAsync"/> by another manager, is re-read and the commit re-applied.
 /// </para>
 /// <para>The methods are safe to call from several threads; they run one at a time.</para>
-/// <para>
-/// Telemetry (see <see cref="CheckpointingTelemetry"/>): saves and restores are measured (duration, bytes, commits,
-/// failures, fallbacks) on the <see cref="CheckpointingTelemetry.MeterName"/> meter and traced as activities
-/// (<see cref="CheckpointingActivityNames.Save"/>, <see cref="CheckpointingActivityNames.Commit"/>,
-/// <see cref="CheckpointingActivityNames.Restore"/>); a live manager reports the age of the latest checkpoint it knows of
-/// on <see cref="CheckpointingInstrumentNames.Age"/> until it is disposed.
-/// </para>
+/// <para>Saves and restores are measured and traced (see <see cref="CheckpointingTelemetry"/>) until the manager is disposed.</para>
 /// </remarks>
 public sealed partial class CheckpointManager : IDisposable
 {
-    private const string ManifestSuffix = ".manifest";
-    private const string PartSuffix = ".part";
-    private const int PipePauseThreshold = 4 * 1024 * 1024;
-
-    /// <summary>Parts up to this size are hashed on the saving thread; larger ones on another thread, during the upload.</summary>
-    private const int InlineHashLimit = 1024 * 1024;
-
-    private readonly IInputStateStore _store;
-    private readonly CheckpointManagerOptions _options;
-    private readonly ILogger _logger;
-    private readonly TimeProvider _time;
-    private readonly CheckpointingMetrics _metrics;
+    private readonly ChainContext _chain;
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private readonly Dictionary<string, CheckpointManifest> _manifestCache = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _ownManifests = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _newerFormatPrefixes = new(StringComparer.Ordinal);
-    private CheckpointFormatVersionException? _newerStateFile;
-
-    private bool _viewLoaded;
-    private bool _resyncNeeded;
-    private StoreVersion? _stateVersion;
-    private List<CheckpointReference> _view = [];
-    private int _commitsSinceCollection;
-    private bool _collectedOnce;
-    private volatile bool _ownershipLost;
-    private long _commitCount;
-    private long _fallbackCount;
+    private readonly ChainOwnership _ownership;
+    private readonly ChainView _view;
+    private readonly StateFileCommitter _committer;
+    private readonly ChainClaimer _claimer;
+    private readonly CheckpointRestorer _restorer;
+    private readonly RetentionCollector _retention;
+    private readonly CheckpointSaver _saver;
+    private readonly OperationTelemetry _telemetry;
 
     /// <summary>Creates a manager for one chain.</summary>
     /// <param name="store">The store the chain lives in.</param>
@@ -81,42 +54,66 @@ public sealed partial class CheckpointManager : IDisposable
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        _store = store;
-        _options = options.Clone();
-        _logger = (ILogger?)logger ?? NullLogger.Instance;
-        _time = timeProvider ?? TimeProvider.System;
-        _metrics = CheckpointingMetrics.For(meterFactory);
-        WriterId = _options.WriterId ?? $"{Environment.MachineName}/{Environment.ProcessId}/{RandomHex(4)}";
-        StateFileKey = _options.StateFileKey ?? "checkpoint_" + _options.Chain;
-        ChainPrefix = _options.Chain + ".ckpt-";
+        CheckpointManagerOptions copy = options.Clone();
+        string writerId = copy.WriterId ?? $"{Environment.MachineName}/{Environment.ProcessId}/{ChainContext.RandomHex(4)}";
+        _chain = new ChainContext(store, copy, writerId, (ILogger?)logger ?? NullLogger.Instance, timeProvider ?? TimeProvider.System, CheckpointingMetrics.For(meterFactory), this);
+        _ownership = new ChainOwnership(_chain);
+        _view = new ChainView(_chain, _ownership);
+        _committer = new StateFileCommitter(_chain, _view, _ownership);
+        _claimer = new ChainClaimer(_chain, _view, _ownership);
+        _restorer = new CheckpointRestorer(_chain, _view);
+        _retention = new RetentionCollector(_chain, _view);
+        _saver = new CheckpointSaver(_chain, _view, _committer, new PartUploader(_chain), _retention);
+        _telemetry = new OperationTelemetry(_chain, _view);
     }
 
     /// <summary>Gets the chain this manager manages.</summary>
-    public string Chain => _options.Chain;
+    public string Chain => _chain.Chain;
 
     /// <summary>Gets the key of the chain's state file.</summary>
-    public string StateFileKey { get; }
+    public string StateFileKey => _chain.StateFileKey;
 
     /// <summary>Gets the prefix every manifest and part key of the chain starts with (<c>input.ckpt-</c>).</summary>
-    public string ChainPrefix { get; }
+    public string ChainPrefix => _chain.Layout.ChainPrefix;
 
     /// <summary>Gets the id this writer records in what it commits.</summary>
-    public string WriterId { get; }
+    public string WriterId => _chain.WriterId;
 
     /// <summary>Gets the store.</summary>
-    public IInputStateStore Store => _store;
+    public IInputStateStore Store => _chain.Store;
 
     /// <summary>Gets the instruments this manager records to.</summary>
-    internal CheckpointingMetrics Metrics => _metrics;
+    internal CheckpointingMetrics Metrics => _chain.Metrics;
 
     /// <summary>Gets whether this writer has lost ownership of the chain; once true, every save throws.</summary>
-    public bool IsOwnershipLost => _ownershipLost;
+    public bool IsOwnershipLost => _ownership.IsLost;
+
+    /// <summary>Gets the owner epoch this writer holds (from its claim or its first commit), or <see langword="null"/> before either.</summary>
+    public long? OwnerEpoch => _ownership.HeldEpoch;
 
     /// <summary>Gets the number of commits this manager has made.</summary>
-    public long CommitCount => Interlocked.Read(ref _commitCount);
+    public long CommitCount => _saver.CommitCount;
 
     /// <summary>Gets the number of times a restore fell back from a damaged checkpoint to an older one.</summary>
-    public long FallbackCount => Interlocked.Read(ref _fallbackCount);
+    public long FallbackCount => _restorer.FallbackCount;
+
+    /// <summary>
+    /// Claims the chain for this writer, as a writer does when it starts and before it restores. With
+    /// <see cref="OwnershipPolicy.TakeOver"/> (the default) the state file is replaced by compare-and-swap with the next
+    /// owner epoch and this writer's id, keeping the latest and retained checkpoints (a missing or damaged state file is
+    /// rebuilt by listing first); the restore that follows restores exactly what was claimed, and any older writer fails
+    /// its next commit. With <see cref="OwnershipPolicy.FirstWriterWins"/> only the state file is read, and the first
+    /// save claims the chain if no other writer committed since. Claiming a chain this writer already owns does nothing.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the claim; a cancelled claim may or may not have landed, and claiming again is safe.</param>
+    /// <returns>A task.</returns>
+    /// <exception cref="CheckpointOwnershipLostException">This writer lost the chain earlier.</exception>
+    /// <exception cref="CheckpointFormatVersionException">The chain's state file was written by a newer SDK; it is left alone.</exception>
+    /// <exception cref="CheckpointConflictException">Other writers kept replacing the state file; nothing was claimed.</exception>
+    /// <exception cref="CheckpointStoreException">The store is unreachable or refused a request; nothing was claimed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public async Task ClaimAsync(CancellationToken cancellationToken = default) =>
+        await ExclusiveAsync(() => _claimer.ClaimAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
 
     /// <summary>
     /// Lists the chain's retained checkpoints, newest first: from the state file, or rebuilt from the manifests in the
@@ -126,19 +123,8 @@ public sealed partial class CheckpointManager : IDisposable
     /// <returns>The checkpoints, newest first; empty when the chain has none.</returns>
     /// <exception cref="CheckpointStoreException">The store is unreachable or refused a request.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    public async Task<IReadOnlyList<CheckpointReference>> ListCheckpointsAsync(CancellationToken cancellationToken = default)
-    {
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await LoadViewAsync(cancellationToken).ConfigureAwait(false);
-            return [.. _view];
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
+    public async Task<IReadOnlyList<CheckpointReference>> ListCheckpointsAsync(CancellationToken cancellationToken = default) =>
+        await ExclusiveAsync(() => _view.ListAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
 
     /// <summary>Reads and checks the manifest of <paramref name="checkpoint"/>.</summary>
     /// <param name="checkpoint">A checkpoint of this chain.</param>
@@ -149,13 +135,7 @@ public sealed partial class CheckpointManager : IDisposable
     public async Task<CheckpointManifest> ReadManifestAsync(CheckpointReference checkpoint, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
-        CheckpointManifest manifest = await ReadManifestAsync(checkpoint.ManifestKey, cancellationToken).ConfigureAwait(false);
-        if (manifest.Step != checkpoint.Step)
-        {
-            throw new CheckpointCorruptedException(checkpoint.ManifestKey, $"the manifest records step {manifest.Step}, the state file step {checkpoint.Step}.");
-        }
-
-        return manifest;
+        return await _view.ReadManifestAsync(checkpoint, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -168,7 +148,8 @@ public sealed partial class CheckpointManager : IDisposable
     /// <param name="cancellationToken">Cancels the save; a cancelled save leaves the previous checkpoint the latest.</param>
     /// <returns>The committed checkpoint.</returns>
     /// <exception cref="ArgumentException">A name is invalid or repeated, or <paramref name="step"/> is negative.</exception>
-    /// <exception cref="CheckpointOwnershipLostException">Another writer committed to the chain since this one did.</exception>
+    /// <exception cref="CheckpointOwnershipLostException">Another writer owns the chain now: it claimed the chain since this writer's claim or commit, or committed first.</exception>
+    /// <exception cref="CheckpointConflictException">The state file kept changing under the commit without a change of owner; nothing was committed.</exception>
     /// <exception cref="CheckpointStoreException">The store is unreachable or refused a write; nothing was committed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async Task<CheckpointReference> SaveAsync(long step, IReadOnlyList<KeyValuePair<string, ICheckpointSnapshot>> snapshots, CancellationToken cancellationToken = default)
@@ -177,21 +158,20 @@ public sealed partial class CheckpointManager : IDisposable
         try
         {
             ArgumentOutOfRangeException.ThrowIfNegative(step);
-            ValidateNames(snapshots.Select(s => s.Key));
-            await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            ChainContext.ValidateNames(snapshots.Select(s => s.Key));
             CheckpointReference committed;
             try
             {
-                committed = await SaveObservedAsync(step, snapshots, cancellationToken).ConfigureAwait(false);
+                committed = await ExclusiveAsync(
+                    () => _telemetry.ObserveSaveAsync(step, snapshots.Count, () => _saver.SaveAsync(step, snapshots, cancellationToken), cancellationToken),
+                    cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
-                _gate.Release(); // handlers run outside the lock, so they may call the manager
-                OnSaveFailed(step, ex, cancellationToken);
+                OnSaveFailed(step, ex, cancellationToken); // after the lock is released, so handlers may call the manager
                 throw;
             }
 
-            _gate.Release();
             OnCommitted(committed);
             return committed;
         }
@@ -205,8 +185,9 @@ public sealed partial class CheckpointManager : IDisposable
     }
 
     /// <summary>
-    /// Restores <paramref name="targets"/> from the latest retained checkpoint, falling back to older ones when a
-    /// checkpoint proves damaged (missing or truncated part, checksum mismatch, unparseable manifest).
+    /// Restores <paramref name="targets"/> from the latest retained checkpoint (its manifest from the state file's copy;
+    /// right after <see cref="ClaimAsync"/>, exactly what was claimed), falling back to older ones when a checkpoint
+    /// proves damaged (missing or truncated part, checksum mismatch, unparseable manifest).
     /// </summary>
     /// <param name="targets">The checkpointables to restore, by name; they must be exactly those the checkpoint holds.</param>
     /// <param name="cancellationToken">Cancels the restore.</param>
@@ -218,28 +199,10 @@ public sealed partial class CheckpointManager : IDisposable
     public async Task<CheckpointReference?> RestoreLatestAsync(IReadOnlyList<KeyValuePair<string, ICheckpointable>> targets, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(targets);
-        ValidateNames(targets.Select(t => t.Key));
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            return await RestoreObservedAsync(
-                requestedStep: null,
-                async stats =>
-                {
-                    await LoadViewAsync(cancellationToken).ConfigureAwait(false);
-                    if (_view.Count == 0)
-                    {
-                        return null;
-                    }
-
-                    return await RestoreFirstSoundAsync(_view, targets, $"none of the {_view.Count} retained checkpoints could be restored", stats, cancellationToken).ConfigureAwait(false);
-                },
-                cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        ChainContext.ValidateNames(targets.Select(t => t.Key));
+        return await ExclusiveAsync(
+            () => _telemetry.ObserveRestoreAsync(null, stats => _restorer.RestoreLatestAsync(targets, stats, cancellationToken), cancellationToken),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -258,81 +221,32 @@ public sealed partial class CheckpointManager : IDisposable
     public async Task<CheckpointReference> RestoreAsync(long step, IReadOnlyList<KeyValuePair<string, ICheckpointable>> targets, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(targets);
-        ValidateNames(targets.Select(t => t.Key));
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            CheckpointReference? restored = await RestoreObservedAsync(
-                step,
-                async stats =>
-                {
-                    await LoadViewAsync(cancellationToken).ConfigureAwait(false);
-                    List<CheckpointReference> atStep = _view.Where(r => r.Step == step).ToList();
-                    if (atStep.Count == 0)
-                    {
-                        string retained = _view.Count == 0 ? "none" : string.Join(", ", _view.Select(r => r.Step.ToString(CultureInfo.InvariantCulture)));
-                        throw new CheckpointNotFoundException(Chain, $"no retained checkpoint was taken at step {step} (retained steps: {retained}).");
-                    }
-
-                    return await RestoreFirstSoundAsync(atStep, targets, $"the checkpoint at step {step} could not be restored", stats, cancellationToken).ConfigureAwait(false);
-                },
-                cancellationToken).ConfigureAwait(false);
-            return restored!;
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        ChainContext.ValidateNames(targets.Select(t => t.Key));
+        CheckpointReference? restored = await ExclusiveAsync(
+            () => _telemetry.ObserveRestoreAsync(step, async stats => await _restorer.RestoreAtStepAsync(step, targets, stats, cancellationToken).ConfigureAwait(false), cancellationToken),
+            cancellationToken).ConfigureAwait(false);
+        return restored!;
     }
 
     /// <summary>
     /// Applies retention now, as a save would: commits the chain's <paramref name="keepMax"/> newest checkpoints as the
     /// retained list by a compare-and-swap of the state file, then deletes the others, each manifest before its parts.
+    /// A manager that does not own the chain (as <c>ckpt prune</c>'s) keeps the owner's epoch, so the job writing the
+    /// chain goes on; a commit of that job meanwhile is re-read and the prune re-applied on top.
     /// </summary>
     /// <param name="keepMax">How many of the newest checkpoints to keep; at least 1.</param>
     /// <param name="dryRun">When <see langword="true"/>, only reports what would be dropped.</param>
     /// <param name="cancellationToken">Cancels the prune.</param>
     /// <returns>The checkpoints dropped (or that would be), newest first.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="keepMax"/> is less than 1.</exception>
-    /// <exception cref="CheckpointOwnershipLostException">Another writer committed to the chain meanwhile; nothing was dropped.</exception>
+    /// <exception cref="CheckpointOwnershipLostException">Another writer took the chain over meanwhile; nothing was dropped.</exception>
+    /// <exception cref="CheckpointConflictException">The state file kept changing under the prune; nothing was dropped.</exception>
     /// <exception cref="CheckpointFormatVersionException">The chain's state file was written by a newer SDK.</exception>
     /// <exception cref="CheckpointStoreException">The store is unreachable or refused a request.</exception>
     public async Task<IReadOnlyList<CheckpointReference>> PruneAsync(int keepMax, bool dryRun = false, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(keepMax, 1);
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            ThrowIfOwnershipLost();
-            if (!_viewLoaded)
-            {
-                await LoadViewAsync(cancellationToken).ConfigureAwait(false);
-            }
-            else if (_resyncNeeded)
-            {
-                await ResyncAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            ThrowIfNewerFormat();
-            List<CheckpointReference> retained = [.. _view.Take(keepMax)];
-            List<CheckpointReference> dropped = [.. _view.Skip(keepMax)];
-            if (dryRun || dropped.Count == 0)
-            {
-                return dropped;
-            }
-
-            await CommitAsync(retained, retained[0].ManifestKey, cancellationToken).ConfigureAwait(false);
-            foreach (CheckpointReference old in dropped)
-            {
-                await DeleteCheckpointAsync(old, cancellationToken).ConfigureAwait(false);
-            }
-
-            return dropped;
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        return await ExclusiveAsync(() => _retention.PruneAsync(keepMax, dryRun, _committer, cancellationToken), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -348,11 +262,11 @@ public sealed partial class CheckpointManager : IDisposable
     /// <exception cref="CheckpointCorruptedException">The part is missing, of another length, or has an unsupported checksum (from the open); or its bytes do not match the checksum (from the last read).</exception>
     /// <exception cref="CheckpointStoreException">The store is unreachable or refused the read.</exception>
     public static async Task<Stream> OpenVerifiedPartAsync(IInputStateStore store, CheckpointPartInfo part, CancellationToken cancellationToken = default) =>
-        await OpenPartAsync(store, part, cancellationToken).ConfigureAwait(false);
+        await CheckpointRestorer.OpenPartAsync(store, part, cancellationToken).ConfigureAwait(false);
 
     /// <summary>
-    /// Re-reads every part of <paramref name="checkpoint"/> and checks its length and checksum against the manifest,
-    /// without restoring anything.
+    /// Re-reads the manifest object of <paramref name="checkpoint"/> (which must agree with the copy the state file
+    /// carries of the latest) and every part, checking lengths and checksums, without restoring anything.
     /// </summary>
     /// <param name="checkpoint">A checkpoint of this chain.</param>
     /// <param name="cancellationToken">Cancels the verification.</param>
@@ -362,24 +276,7 @@ public sealed partial class CheckpointManager : IDisposable
     public async Task<CheckpointManifest> VerifyAsync(CheckpointReference checkpoint, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
-        CheckpointManifest manifest = await ReadManifestAsync(checkpoint, cancellationToken).ConfigureAwait(false);
-        foreach (CheckpointPartInfo part in manifest.Parts)
-        {
-            VerifyingReadStream verifying = await OpenPartAsync(_store, part, cancellationToken).ConfigureAwait(false);
-            await using (verifying.ConfigureAwait(false))
-            {
-                try
-                {
-                    await verifying.DrainAsync(cancellationToken).ConfigureAwait(false);
-                }
-                finally
-                {
-                    _metrics.AddBytesRead(verifying.Position, Chain, _store.ProviderName);
-                }
-            }
-        }
-
-        return manifest;
+        return await _restorer.VerifyAsync(checkpoint, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -390,13 +287,23 @@ public sealed partial class CheckpointManager : IDisposable
     /// <param name="cancellationToken">Cancels the collection.</param>
     /// <returns>The keys deleted (or that would be).</returns>
     /// <exception cref="CheckpointStoreException">The store is unreachable or refused a request.</exception>
-    public async Task<IReadOnlyList<string>> CollectOrphansAsync(bool dryRun = false, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<string>> CollectOrphansAsync(bool dryRun = false, CancellationToken cancellationToken = default) =>
+        await ExclusiveAsync(() => _retention.CollectOrphansOfCurrentViewAsync(dryRun, cancellationToken), cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Releases the manager; the age of its latest checkpoint is no longer reported.</summary>
+    public void Dispose()
+    {
+        _chain.Metrics.ForgetLatest(this);
+        _gate.Dispose();
+    }
+
+    /// <summary>Runs <paramref name="operation"/> alone: the manager's operations run one at a time.</summary>
+    private async Task<T> ExclusiveAsync<T>(Func<Task<T>> operation, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await LoadViewAsync(cancellationToken).ConfigureAwait(false);
-            return await CollectOrphansCoreAsync(dryRun, cancellationToken).ConfigureAwait(false);
+            return await operation().ConfigureAwait(false);
         }
         finally
         {
@@ -404,837 +311,6 @@ public sealed partial class CheckpointManager : IDisposable
         }
     }
 
-    /// <summary>Releases the manager; the age of its latest checkpoint is no longer reported.</summary>
-    public void Dispose()
-    {
-        _metrics.ForgetLatest(this);
-        _gate.Dispose();
-    }
-
-    /// <summary>Returns the save prefix (<c>input.ckpt-120.3fa2…</c>) that a manifest key and its parts' keys start with.</summary>
-    internal static string SavePrefixOf(string manifestKey) =>
-        manifestKey.EndsWith(ManifestSuffix, StringComparison.Ordinal) ? manifestKey[..^ManifestSuffix.Length] : manifestKey;
-
-    private async Task<CheckpointReference> SaveObservedAsync(long step, IReadOnlyList<KeyValuePair<string, ICheckpointSnapshot>> snapshots, CancellationToken cancellationToken)
-    {
-        using Activity? activity = CheckpointingMetrics.StartActivity(CheckpointingActivityNames.Save, Chain, _store.ProviderName);
-        activity?.SetTag(CheckpointingTagNames.Step, step);
-        long started = _time.GetTimestamp();
-        Log.SaveStarted(_logger, Chain, step, snapshots.Count);
-        try
-        {
-            CheckpointReference reference = await SaveCoreAsync(step, snapshots, cancellationToken).ConfigureAwait(false);
-            TimeSpan elapsed = _time.GetElapsedTime(started);
-            _metrics.RecordSave(elapsed, Chain, _store.ProviderName, failure: null, cancelled: false);
-            if (activity is { IsAllDataRequested: true })
-            {
-                activity.SetTag(CheckpointingTagNames.ManifestKey, reference.ManifestKey);
-                activity.SetTag(CheckpointingTagNames.Outcome, CheckpointingTagValues.Success);
-            }
-
-            if (_logger.IsEnabled(LogLevel.Debug))
-            {
-                long bytes = _manifestCache.TryGetValue(reference.ManifestKey, out CheckpointManifest? manifest) ? manifest.TotalLength : 0;
-                Log.SaveCompleted(_logger, Chain, step, reference.ManifestKey, elapsed.TotalSeconds, bytes);
-            }
-
-            return reference;
-        }
-        catch (Exception ex)
-        {
-            TimeSpan elapsed = _time.GetElapsedTime(started);
-            bool cancelled = ex is OperationCanceledException && cancellationToken.IsCancellationRequested;
-            _metrics.RecordSave(elapsed, Chain, _store.ProviderName, ex, cancelled);
-            CheckpointingMetrics.SetFailure(activity, ex, cancelled);
-            Log.SaveAbandoned(_logger, Chain, step, elapsed.TotalSeconds, ex);
-            throw;
-        }
-    }
-
-    private async Task<CheckpointReference?> RestoreObservedAsync(long? requestedStep, Func<RestoreStats, Task<CheckpointReference?>> restore, CancellationToken cancellationToken)
-    {
-        using Activity? activity = CheckpointingMetrics.StartActivity(CheckpointingActivityNames.Restore, Chain, _store.ProviderName);
-        if (requestedStep is { } requested)
-        {
-            activity?.SetTag(CheckpointingTagNames.RequestedStep, requested);
-        }
-
-        string target = requestedStep is { } at ? string.Create(CultureInfo.InvariantCulture, $"step {at}") : "latest";
-        Log.RestoreStarted(_logger, Chain, target);
-        var stats = new RestoreStats { Activity = activity };
-        long started = _time.GetTimestamp();
-        try
-        {
-            CheckpointReference? restored = await restore(stats).ConfigureAwait(false);
-            TimeSpan elapsed = _time.GetElapsedTime(started);
-            string outcome = restored is null ? CheckpointingTagValues.Empty : CheckpointingTagValues.Success;
-            _metrics.RecordRestore(elapsed, Chain, _store.ProviderName, outcome, failure: null);
-            if (activity is { IsAllDataRequested: true })
-            {
-                activity.SetTag(CheckpointingTagNames.Outcome, outcome);
-                activity.SetTag(CheckpointingTagNames.Fallbacks, stats.Fallbacks);
-                if (restored is not null)
-                {
-                    activity.SetTag(CheckpointingTagNames.Step, restored.Step);
-                    activity.SetTag(CheckpointingTagNames.ManifestKey, restored.ManifestKey);
-                }
-            }
-
-            if (restored is null)
-            {
-                Log.NothingToRestore(_logger, Chain, StateFileKey);
-            }
-            else
-            {
-                Log.RestoreCompleted(_logger, Chain, restored.Step, elapsed.TotalSeconds, stats.Bytes, stats.Fallbacks);
-            }
-
-            return restored;
-        }
-        catch (Exception ex)
-        {
-            TimeSpan elapsed = _time.GetElapsedTime(started);
-            bool cancelled = ex is OperationCanceledException && cancellationToken.IsCancellationRequested;
-            _metrics.RecordRestore(elapsed, Chain, _store.ProviderName, cancelled ? CheckpointingTagValues.Cancelled : CheckpointingTagValues.Failure, ex);
-            activity?.SetTag(CheckpointingTagNames.Fallbacks, stats.Fallbacks);
-            CheckpointingMetrics.SetFailure(activity, ex, cancelled);
-            if (!cancelled)
-            {
-                Log.RestoreFailed(_logger, Chain, target, elapsed.TotalSeconds, ex);
-            }
-
-            throw;
-        }
-    }
-
-    private void TrackLatest()
-    {
-        if (_view.Count > 0 && !_ownershipLost)
-        {
-            _metrics.TrackLatest(this, Chain, _store.ProviderName, _time, _view[0].CreatedAt);
-        }
-    }
-
-    private async Task<CheckpointReference> SaveCoreAsync(long step, IReadOnlyList<KeyValuePair<string, ICheckpointSnapshot>> snapshots, CancellationToken cancellationToken)
-    {
-        ThrowIfOwnershipLost();
-        if (!_viewLoaded)
-        {
-            await LoadViewAsync(cancellationToken).ConfigureAwait(false);
-        }
-        else if (_resyncNeeded)
-        {
-            await ResyncAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        ThrowIfNewerFormat();
-
-        DateTimeOffset createdAt = _time.GetUtcNow();
-        string saveId = RandomHex(6);
-        string savePrefix = string.Create(CultureInfo.InvariantCulture, $"{ChainPrefix}{step}.{saveId}");
-        var parts = new List<CheckpointPartInfo>(snapshots.Count);
-        foreach (KeyValuePair<string, ICheckpointSnapshot> snapshot in snapshots)
-        {
-            string key = $"{savePrefix}.{snapshot.Key}{PartSuffix}";
-            (long length, string checksum) = await UploadPartAsync(key, snapshot.Value, cancellationToken).ConfigureAwait(false);
-            _metrics.AddBytesWritten(length, Chain, _store.ProviderName);
-            parts.Add(new CheckpointPartInfo { Name = snapshot.Key, Key = key, Length = length, Checksum = checksum });
-        }
-
-        var manifest = new CheckpointManifest
-        {
-            Chain = Chain,
-            Step = step,
-            CreatedAt = createdAt,
-            WriterId = WriterId,
-            SaveId = saveId,
-            Parts = parts,
-        };
-        string manifestKey = savePrefix + ManifestSuffix;
-        using (var manifestContent = new MemoryStream(manifest.ToUtf8Json(), writable: false))
-        {
-            await _store.WriteAsync(manifestKey, manifestContent, WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false);
-        }
-
-        _ownManifests.Add(manifestKey);
-        _manifestCache[manifestKey] = manifest;
-
-        var reference = new CheckpointReference { Step = step, ManifestKey = manifestKey, CreatedAt = createdAt };
-        List<CheckpointReference> candidates = [reference, .. _view.Where(r => r.Step != step && r.ManifestKey != manifestKey)];
-        List<CheckpointReference> retained = candidates.Take(_options.KeepMax).ToList();
-        List<CheckpointReference> dropped = [.. _view.Where(r => !retained.Contains(r))];
-
-        using (Activity? commit = CheckpointingMetrics.StartActivity(CheckpointingActivityNames.Commit, Chain, _store.ProviderName))
-        {
-            if (commit is { IsAllDataRequested: true })
-            {
-                commit.SetTag(CheckpointingTagNames.Step, step);
-                commit.SetTag(CheckpointingTagNames.ManifestKey, manifestKey);
-            }
-
-            try
-            {
-                await CommitAsync(retained, manifestKey, cancellationToken).ConfigureAwait(false);
-                CheckpointingMetrics.SetOutcome(commit, CheckpointingTagValues.Success);
-            }
-            catch (Exception ex)
-            {
-                CheckpointingMetrics.SetFailure(commit, ex, ex is OperationCanceledException && cancellationToken.IsCancellationRequested);
-                throw;
-            }
-        }
-
-        Interlocked.Increment(ref _commitCount);
-        _metrics.AddCommit(Chain, _store.ProviderName);
-        TrackLatest();
-        Log.Committed(_logger, Chain, step, manifestKey, parts.Count, manifest.TotalLength);
-
-        foreach (CheckpointReference old in dropped)
-        {
-            await DeleteCheckpointAsync(old, cancellationToken).ConfigureAwait(false);
-        }
-
-        _commitsSinceCollection++;
-        if (!_collectedOnce || _commitsSinceCollection >= _options.OrphanCollectionInterval)
-        {
-            try
-            {
-                await CollectOrphansCoreAsync(dryRun: false, cancellationToken).ConfigureAwait(false);
-                _collectedOnce = true;
-                _commitsSinceCollection = 0;
-            }
-            catch (Exception ex) when (ex is CheckpointException or IOException)
-            {
-                Log.OrphanCollectionFailed(_logger, Chain, ex);
-            }
-        }
-
-        return reference;
-    }
-
-    private async Task CommitAsync(List<CheckpointReference> retained, string manifestKey, CancellationToken cancellationToken)
-    {
-        var state = new CheckpointStateFile
-        {
-            Chain = Chain,
-            WriterId = WriterId,
-            UpdatedAt = _time.GetUtcNow(),
-            Checkpoints = retained,
-        };
-        WriteCondition condition = _stateVersion is { } version ? WriteCondition.IfVersionMatches(version) : WriteCondition.IfAbsent;
-        try
-        {
-            using var content = new MemoryStream(state.ToUtf8Json(), writable: false);
-            _stateVersion = await _store.WriteAsync(StateFileKey, content, condition, cancellationToken).ConfigureAwait(false);
-        }
-        catch (CheckpointConflictException conflict)
-        {
-            // A provider's own retry of a write that did land also answers with a conflict: check before giving up.
-            if (await TryConfirmCommitAsync(manifestKey, cancellationToken).ConfigureAwait(false))
-            {
-                _view = retained;
-                return;
-            }
-
-            _ownershipLost = true;
-            _metrics.ForgetLatest(this);
-            Log.OwnershipLost(_logger, Chain, StateFileKey);
-            throw new CheckpointOwnershipLostException(Chain, StateFileKey, conflict);
-        }
-        catch (Exception ex) when (ex is CheckpointStoreException or OperationCanceledException)
-        {
-            // The write may or may not have landed (a lost response); find out now or at the next save.
-            if (ex is CheckpointStoreException && await TryConfirmCommitAsync(manifestKey, CancellationToken.None).ConfigureAwait(false))
-            {
-                _view = retained;
-                return;
-            }
-
-            _resyncNeeded = true;
-            Log.CommitFailed(_logger, Chain, manifestKey, ex);
-            throw;
-        }
-
-        _view = retained;
-    }
-
-    private async Task<bool> TryConfirmCommitAsync(string manifestKey, CancellationToken cancellationToken)
-    {
-        try
-        {
-            (CheckpointStateFile? state, StoreVersion? version, _) = await ReadStateFileAsync(cancellationToken).ConfigureAwait(false);
-            if (state is not null && version is not null && state.WriterId == WriterId && state.Latest?.ManifestKey == manifestKey)
-            {
-                _stateVersion = version;
-                _resyncNeeded = false;
-                Log.CommitConfirmed(_logger, Chain);
-                return true;
-            }
-        }
-        catch (Exception ex) when (ex is CheckpointException or IOException)
-        {
-            // The confirmation read failed as well; the caller treats the commit as not confirmed.
-        }
-
-        return false;
-    }
-
-    private async Task ResyncAsync(CancellationToken cancellationToken)
-    {
-        (CheckpointStateFile? state, StoreVersion? version, _) = await ReadStateFileAsync(cancellationToken).ConfigureAwait(false);
-        if (version == _stateVersion)
-        {
-            _resyncNeeded = false;
-            return;
-        }
-
-        if (state is not null && version is not null && state.WriterId == WriterId && state.Latest is { } latest && _ownManifests.Contains(latest.ManifestKey))
-        {
-            _stateVersion = version;
-            _view = [.. state.Checkpoints];
-            TrackLatest();
-            _resyncNeeded = false;
-            Log.CommitConfirmed(_logger, Chain);
-            return;
-        }
-
-        _ownershipLost = true;
-        _metrics.ForgetLatest(this);
-        Log.OwnershipLost(_logger, Chain, StateFileKey);
-        throw new CheckpointOwnershipLostException(Chain, StateFileKey);
-    }
-
-    private async Task<(long Length, string Checksum)> UploadPartAsync(string key, ICheckpointSnapshot snapshot, CancellationToken cancellationToken)
-    {
-        if (snapshot is IBufferedCheckpointSnapshot buffered && MemoryMarshal.TryGetArray(buffered.Buffer, out ArraySegment<byte> segment))
-        {
-            return await UploadBufferedPartAsync(key, segment, cancellationToken).ConfigureAwait(false);
-        }
-
-        var pipe = new Pipe(new PipeOptions(
-            pauseWriterThreshold: PipePauseThreshold,
-            resumeWriterThreshold: PipePauseThreshold / 2,
-            minimumSegmentSize: 64 * 1024,
-            useSynchronizationContext: false));
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var hashing = new HashingWriteStream(pipe.Writer.AsStream(leaveOpen: true));
-
-        Task produce = Task.Run(
-            async () =>
-            {
-                try
-                {
-                    await snapshot.WriteToAsync(hashing, linked.Token).ConfigureAwait(false);
-                    await hashing.FlushAsync(linked.Token).ConfigureAwait(false);
-                    await pipe.Writer.CompleteAsync().ConfigureAwait(false);
-                }
-                catch (Exception ex)
-                {
-                    await pipe.Writer.CompleteAsync(ex).ConfigureAwait(false);
-                    throw;
-                }
-            },
-            CancellationToken.None);
-
-        Stream content = pipe.Reader.AsStream(leaveOpen: true);
-        try
-        {
-            await _store.WriteAsync(key, content, WriteCondition.IfAbsent, linked.Token).ConfigureAwait(false);
-        }
-        catch (Exception storeFailure)
-        {
-            await linked.CancelAsync().ConfigureAwait(false);
-            await pipe.Reader.CompleteAsync().ConfigureAwait(false);
-            Exception? snapshotFailure = await CompletionOf(produce).ConfigureAwait(false);
-            if (snapshotFailure is not null and not OperationCanceledException)
-            {
-                // The snapshot failed first and the store only saw a broken stream: the snapshot's failure is the cause.
-                throw new CheckpointSaveException(key, snapshotFailure);
-            }
-
-            if (storeFailure is CheckpointException or OperationCanceledException)
-            {
-                throw;
-            }
-
-            throw new CheckpointStoreException(_store.ProviderName, key, $"the write failed: {storeFailure.Message}", storeFailure);
-        }
-        finally
-        {
-            await content.DisposeAsync().ConfigureAwait(false);
-        }
-
-        // A store that stopped reading early must not leave the snapshot blocked on a full pipe; the length recorded
-        // below then differs from the stored one, which restore reports as a truncated part.
-        await pipe.Reader.CompleteAsync().ConfigureAwait(false);
-        Exception? failure = await CompletionOf(produce).ConfigureAwait(false);
-        if (failure is not null)
-        {
-            throw failure is OperationCanceledException ? failure : new CheckpointSaveException(key, failure);
-        }
-
-        return (hashing.BytesWritten, hashing.Checksum);
-    }
-
-    /// <summary>
-    /// Uploads a part that is already in memory: the store reads it as a seekable stream of known length (no copy
-    /// through a pipe, one request where the store allows it, retries possible), while another thread hashes it.
-    /// </summary>
-    private async Task<(long Length, string Checksum)> UploadBufferedPartAsync(string key, ArraySegment<byte> bytes, CancellationToken cancellationToken)
-    {
-        // A small part is hashed here and now (microseconds); a large one on another thread, while the store uploads it.
-        Task<string> hashing = bytes.Count <= InlineHashLimit
-            ? Task.FromResult(PartChecksum.Compute(bytes))
-            : Task.Run(() => PartChecksum.Compute(bytes), CancellationToken.None);
-        var content = new MemoryStream(bytes.Array!, bytes.Offset, bytes.Count, writable: false);
-        try
-        {
-            await _store.WriteAsync(key, content, WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception storeFailure) when (storeFailure is not (CheckpointException or OperationCanceledException))
-        {
-            throw new CheckpointStoreException(_store.ProviderName, key, $"the write failed: {storeFailure.Message}", storeFailure);
-        }
-        finally
-        {
-            await content.DisposeAsync().ConfigureAwait(false);
-            await CompletionOf(hashing).ConfigureAwait(false);
-        }
-
-        return (bytes.Count, await hashing.ConfigureAwait(false));
-    }
-
-    private static async Task<Exception?> CompletionOf(Task task)
-    {
-        try
-        {
-            await task.ConfigureAwait(false);
-            return null;
-        }
-        catch (Exception ex)
-        {
-            return ex;
-        }
-    }
-
-    private async Task<CheckpointReference> RestoreFirstSoundAsync(List<CheckpointReference> candidates, IReadOnlyList<KeyValuePair<string, ICheckpointable>> targets, string failureSummary, RestoreStats stats, CancellationToken cancellationToken)
-    {
-        var failures = new List<Exception>();
-        for (int i = 0; i < candidates.Count; i++)
-        {
-            CheckpointReference candidate = candidates[i];
-            try
-            {
-                await RestoreFromAsync(candidate, targets, stats, cancellationToken).ConfigureAwait(false);
-                Log.Restored(_logger, Chain, candidate.Step, candidate.ManifestKey);
-                return candidate;
-            }
-            catch (CheckpointCorruptedException ex)
-            {
-                failures.Add(ex);
-                if (i + 1 < candidates.Count)
-                {
-                    // Only a failure followed by another candidate is a fallback.
-                    Interlocked.Increment(ref _fallbackCount);
-                    stats.Fallbacks++;
-                    _metrics.AddFallback(Chain, _store.ProviderName);
-                    if (stats.Activity is { IsAllDataRequested: true } activity)
-                    {
-                        activity.AddEvent(new ActivityEvent(
-                            CheckpointingActivityNames.FallbackEvent,
-                            tags: new ActivityTagsCollection
-                            {
-                                [CheckpointingTagNames.Step] = candidate.Step,
-                                [CheckpointingTagNames.ManifestKey] = candidate.ManifestKey,
-                                [CheckpointingTagNames.ErrorType] = CheckpointingMetrics.ErrorType(ex),
-                            }));
-                    }
-
-                    Log.FallingBack(_logger, Chain, candidate.Step, candidate.ManifestKey, ex);
-                }
-            }
-        }
-
-        throw new CheckpointCorruptedException(
-            StateFileKey,
-            $"{failureSummary}: {string.Join(" | ", failures.Select(f => f.Message))}",
-            new AggregateException(failures));
-    }
-
-    private async Task RestoreFromAsync(CheckpointReference checkpoint, IReadOnlyList<KeyValuePair<string, ICheckpointable>> targets, RestoreStats stats, CancellationToken cancellationToken)
-    {
-        CheckpointManifest manifest = await ReadManifestAsync(checkpoint, cancellationToken).ConfigureAwait(false);
-        if (!string.Equals(manifest.Chain, Chain, StringComparison.Ordinal))
-        {
-            throw new CheckpointCorruptedException(checkpoint.ManifestKey, $"the manifest belongs to chain \"{manifest.Chain}\", not \"{Chain}\".");
-        }
-
-        var partsByName = new Dictionary<string, CheckpointPartInfo>(StringComparer.Ordinal);
-        foreach (CheckpointPartInfo part in manifest.Parts)
-        {
-            if (!partsByName.TryAdd(part.Name, part))
-            {
-                throw new CheckpointCorruptedException(checkpoint.ManifestKey, $"the manifest lists part \"{part.Name}\" twice.");
-            }
-
-            if (!PartChecksum.IsSupported(part.Checksum))
-            {
-                throw new CheckpointCorruptedException(checkpoint.ManifestKey, $"part \"{part.Name}\" has an unsupported checksum \"{part.Checksum}\".");
-            }
-        }
-
-        string[] missing = [.. targets.Select(t => t.Key).Where(name => !partsByName.ContainsKey(name))];
-        string[] extra = [.. partsByName.Keys.Where(name => !targets.Any(t => t.Key == name))];
-        if (missing.Length > 0 || extra.Length > 0)
-        {
-            throw new CheckpointMismatchException(
-                checkpoint.ManifestKey,
-                $"registered but not in the checkpoint: [{string.Join(", ", missing)}]; in the checkpoint but not registered: [{string.Join(", ", extra)}]. Register the same iterators, under the same names, as the job that saved it.");
-        }
-
-        foreach (KeyValuePair<string, ICheckpointable> target in targets)
-        {
-            VerifyingReadStream verifying = await OpenPartAsync(_store, partsByName[target.Key], cancellationToken).ConfigureAwait(false);
-            await using (verifying.ConfigureAwait(false))
-            {
-                try
-                {
-                    try
-                    {
-                        await target.Value.RestoreStateAsync(verifying, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch (Exception ex) when (ex is not OperationCanceledException and not CheckpointException)
-                    {
-                        // The target could not parse its bytes. If the bytes are damaged, that is the real cause (and a reason
-                        // to fall back); if they are intact, the target's error stands.
-                        await verifying.DrainAsync(cancellationToken).ConfigureAwait(false);
-                        throw;
-                    }
-
-                    await verifying.DrainAsync(cancellationToken).ConfigureAwait(false);
-                }
-                finally
-                {
-                    stats.Bytes += verifying.Position;
-                    _metrics.AddBytesRead(verifying.Position, Chain, _store.ProviderName);
-                }
-            }
-        }
-    }
-
-    private static async Task<VerifyingReadStream> OpenPartAsync(IInputStateStore store, CheckpointPartInfo part, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(store);
-        ArgumentNullException.ThrowIfNull(part);
-        if (!PartChecksum.IsSupported(part.Checksum))
-        {
-            throw new CheckpointCorruptedException(part.Key, $"unsupported checksum \"{part.Checksum}\".");
-        }
-
-        StoreReadResult read = await store.ReadAsync(part.Key, 0, cancellationToken).ConfigureAwait(false)
-            ?? throw new CheckpointCorruptedException(part.Key, "the part is missing from the store.");
-        if (read.Info.Length != part.Length)
-        {
-            await read.DisposeAsync().ConfigureAwait(false);
-            throw new CheckpointCorruptedException(part.Key, $"the part holds {read.Info.Length} bytes, its manifest records {part.Length}.");
-        }
-
-        return new VerifyingReadStream(read.Content, part.Key, part.Length, part.Checksum);
-    }
-
-    private async Task<CheckpointManifest> ReadManifestAsync(string manifestKey, CancellationToken cancellationToken)
-    {
-        if (_manifestCache.TryGetValue(manifestKey, out CheckpointManifest? cached))
-        {
-            return cached;
-        }
-
-        byte[]? bytes = await ReadAllAsync(manifestKey, cancellationToken).ConfigureAwait(false)
-            ?? throw new CheckpointCorruptedException(manifestKey, "the manifest is missing from the store.");
-        return CheckpointManifest.Parse(bytes, manifestKey);
-    }
-
-    private async Task<(CheckpointStateFile? State, StoreVersion? Version, Exception? Damage)> ReadStateFileAsync(CancellationToken cancellationToken)
-    {
-        StoreReadResult? read = await _store.ReadAsync(StateFileKey, 0, cancellationToken).ConfigureAwait(false);
-        if (read is null)
-        {
-            return (null, null, null);
-        }
-
-        await using (read.ConfigureAwait(false))
-        {
-            byte[] bytes = await ReadToEndAsync(read, cancellationToken).ConfigureAwait(false);
-            try
-            {
-                CheckpointStateFile state = CheckpointStateFile.Parse(bytes, StateFileKey);
-                if (!string.Equals(state.Chain, Chain, StringComparison.Ordinal))
-                {
-                    throw new CheckpointCorruptedException(StateFileKey, $"the state file belongs to chain \"{state.Chain}\", not \"{Chain}\".");
-                }
-
-                return (state, read.Info.Version, null);
-            }
-            catch (CheckpointCorruptedException ex)
-            {
-                return (null, read.Info.Version, ex);
-            }
-        }
-    }
-
-    private async Task LoadViewAsync(CancellationToken cancellationToken)
-    {
-        (CheckpointStateFile? state, StoreVersion? version, Exception? damage) = await ReadStateFileAsync(cancellationToken).ConfigureAwait(false);
-        if (!_viewLoaded)
-        {
-            // The version seen first is the base of this writer's first compare-and-swap.
-            _stateVersion = version;
-        }
-        else if (version != _stateVersion)
-        {
-            // The state file changed since this writer last saw it. Reading goes on; before its next commit the writer
-            // checks whether the change was its own lost-response commit or another writer's.
-            _resyncNeeded = true;
-        }
-
-        _newerStateFile = damage as CheckpointFormatVersionException;
-        if (state is not null)
-        {
-            _view = [.. state.Checkpoints];
-        }
-        else if (damage is not null)
-        {
-            Log.RebuildingView(_logger, Chain, StateFileKey, damage);
-            _view = await RebuildViewAsync(cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            // A missing state file is normal for a new chain; with manifests in the store, it was lost.
-            _view = await RebuildViewAsync(cancellationToken).ConfigureAwait(false);
-            if (_view.Count > 0)
-            {
-                Log.RebuildingView(_logger, Chain, StateFileKey, null);
-            }
-            else
-            {
-                Log.NewChain(_logger, Chain, StateFileKey);
-            }
-        }
-
-        _viewLoaded = true;
-        TrackLatest();
-    }
-
-    private async Task<List<CheckpointReference>> RebuildViewAsync(CancellationToken cancellationToken)
-    {
-        var found = new List<CheckpointReference>();
-        await foreach (StoreObjectInfo info in _store.ListAsync(ChainPrefix, cancellationToken).ConfigureAwait(false))
-        {
-            if (!info.Key.EndsWith(ManifestSuffix, StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            try
-            {
-                byte[]? bytes = await ReadAllAsync(info.Key, cancellationToken).ConfigureAwait(false);
-                if (bytes is null)
-                {
-                    continue;
-                }
-
-                CheckpointManifest manifest = CheckpointManifest.Parse(bytes, info.Key);
-                if (manifest.Chain == Chain)
-                {
-                    found.Add(new CheckpointReference { Step = manifest.Step, ManifestKey = info.Key, CreatedAt = manifest.CreatedAt });
-                }
-            }
-            catch (CheckpointFormatVersionException ex)
-            {
-                // Written by a newer SDK: never restored, retained or collected by this one.
-                _newerFormatPrefixes.Add(SavePrefixOf(info.Key) + ".");
-                Log.SkippingDamagedManifest(_logger, Chain, info.Key, ex);
-            }
-            catch (CheckpointCorruptedException ex)
-            {
-                Log.SkippingDamagedManifest(_logger, Chain, info.Key, ex);
-            }
-        }
-
-        return [.. found.OrderByDescending(r => r.Step).ThenByDescending(r => r.CreatedAt)];
-    }
-
-    private async Task DeleteCheckpointAsync(CheckpointReference checkpoint, CancellationToken cancellationToken)
-    {
-        CheckpointManifest? manifest = null;
-        try
-        {
-            manifest = await ReadManifestAsync(checkpoint.ManifestKey, cancellationToken).ConfigureAwait(false);
-        }
-        catch (CheckpointException)
-        {
-            // Damaged or unreadable: its parts are found by their shared prefix below.
-        }
-
-        try
-        {
-            // The manifest goes first, so no reader ever finds a manifest whose parts are gone.
-            await _store.DeleteAsync(checkpoint.ManifestKey, null, cancellationToken).ConfigureAwait(false);
-            _manifestCache.Remove(checkpoint.ManifestKey);
-            IEnumerable<string> partKeys = manifest?.Parts.Select(p => p.Key)
-                ?? await ListKeysAsync(SavePrefixOf(checkpoint.ManifestKey) + ".", cancellationToken).ConfigureAwait(false);
-            foreach (string key in partKeys)
-            {
-                await _store.DeleteAsync(key, null, cancellationToken).ConfigureAwait(false);
-            }
-        }
-        catch (CheckpointException ex)
-        {
-            Log.RetentionDeleteFailed(_logger, Chain, checkpoint.ManifestKey, ex);
-        }
-    }
-
-    private async Task<IReadOnlyList<string>> CollectOrphansCoreAsync(bool dryRun, CancellationToken cancellationToken)
-    {
-        ThrowIfNewerFormat();
-        string[] retainedPrefixes = [.. _view.Select(r => SavePrefixOf(r.ManifestKey) + "."), .. _newerFormatPrefixes];
-        DateTimeOffset cutoff = _time.GetUtcNow() - _options.OrphanGracePeriod;
-        var orphans = new List<StoreObjectInfo>();
-        await foreach (StoreObjectInfo info in _store.ListAsync(ChainPrefix, cancellationToken).ConfigureAwait(false))
-        {
-            if (info.LastModified <= cutoff && !retainedPrefixes.Any(p => info.Key.StartsWith(p, StringComparison.Ordinal)))
-            {
-                orphans.Add(info);
-            }
-        }
-
-        // Manifests first, for the same reason as in retention.
-        orphans.Sort((a, b) => b.Key.EndsWith(ManifestSuffix, StringComparison.Ordinal).CompareTo(a.Key.EndsWith(ManifestSuffix, StringComparison.Ordinal)));
-        var collected = new List<string>(orphans.Count);
-        foreach (StoreObjectInfo orphan in orphans)
-        {
-            if (!dryRun)
-            {
-                try
-                {
-                    await _store.DeleteAsync(orphan.Key, orphan.Version, cancellationToken).ConfigureAwait(false);
-                }
-                catch (CheckpointConflictException)
-                {
-                    continue;
-                }
-            }
-
-            collected.Add(orphan.Key);
-        }
-
-        if (!dryRun && collected.Count > 0)
-        {
-            Log.OrphansCollected(_logger, Chain, collected.Count);
-        }
-
-        return collected;
-    }
-
-    private async Task<List<string>> ListKeysAsync(string prefix, CancellationToken cancellationToken)
-    {
-        var keys = new List<string>();
-        await foreach (StoreObjectInfo info in _store.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
-        {
-            keys.Add(info.Key);
-        }
-
-        return keys;
-    }
-
-    private async Task<byte[]?> ReadAllAsync(string key, CancellationToken cancellationToken)
-    {
-        StoreReadResult? read = await _store.ReadAsync(key, 0, cancellationToken).ConfigureAwait(false);
-        if (read is null)
-        {
-            return null;
-        }
-
-        await using (read.ConfigureAwait(false))
-        {
-            return await ReadToEndAsync(read, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private static async Task<byte[]> ReadToEndAsync(StoreReadResult read, CancellationToken cancellationToken)
-    {
-        const int MaxMetadataBytes = 16 * 1024 * 1024;
-        if (read.Info.Length > MaxMetadataBytes)
-        {
-            throw new CheckpointCorruptedException(read.Info.Key, $"it is {read.Info.Length} bytes long, more than a manifest or state file can be ({MaxMetadataBytes} bytes).");
-        }
-
-        using var buffer = new MemoryStream((int)Math.Max(0, read.RemainingLength));
-        await read.Content.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
-        return buffer.ToArray();
-    }
-
-    private void ThrowIfNewerFormat()
-    {
-        // A chain a newer SDK has written to is left alone: overwriting its state file or collecting its objects could
-        // destroy checkpoints this SDK cannot read.
-        if (_newerStateFile is { } newer)
-        {
-            throw new CheckpointFormatVersionException(newer.Key, newer.FoundVersion, newer.SupportedVersion);
-        }
-    }
-
-    private void ThrowIfOwnershipLost()
-    {
-        if (_ownershipLost)
-        {
-            throw new CheckpointOwnershipLostException(Chain, StateFileKey);
-        }
-    }
-
-    private static void ValidateNames(IEnumerable<string> names)
-    {
-        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        foreach (string name in names)
-        {
-            StoreKey.ValidateName(name, "name");
-            if (!seen.Add(name))
-            {
-                throw new ArgumentException($"The checkpointable name \"{name}\" is given more than once.", nameof(names));
-            }
-        }
-    }
-
-    private static string RandomHex(int bytes)
-    {
-        Span<byte> buffer = stackalloc byte[bytes];
-        RandomNumberGenerator.Fill(buffer);
-        return Convert.ToHexStringLower(buffer);
-    }
-}
-
-/// <summary>What one restore read and skipped, for its log event and activity.</summary>
-internal sealed class RestoreStats
-{
-    public long Bytes { get; set; }
-
-    public int Fallbacks { get; set; }
-
-    public Activity? Activity { get; init; }
-}
-
-/// <summary>A snapshot failed while it was being written, so the save it belonged to was abandoned.</summary>
-public class CheckpointSaveException : CheckpointException
-{
-    /// <summary>Creates the exception.</summary>
-    /// <param name="partKey">The key of the part being written.</param>
-    /// <param name="innerException">The snapshot's exception.</param>
-    public CheckpointSaveException(string partKey, Exception innerException)
-        : base($"The snapshot for part \"{partKey}\" failed while it was written: {innerException.Message}", innerException)
-    {
-        PartKey = partKey;
-    }
-
-    /// <summary>Gets the key of the part being written.</summary>
-    public string PartKey { get; }
+    private async Task ExclusiveAsync(Func<Task> operation, CancellationToken cancellationToken) =>
+        await ExclusiveAsync(async () => { await operation().ConfigureAwait(false); return true; }, cancellationToken).ConfigureAwait(false);
 }

@@ -4,7 +4,7 @@ namespace InputPipeline.Checkpointing;
 public sealed class CheckpointManagerOptions
 {
     /// <summary>The default chain, the input pipeline's: <c>input</c> (base name <c>input.ckpt</c>, state file <c>checkpoint_input</c>).</summary>
-    public const string DefaultChain = "input";
+    public const string DefaultChain = CheckpointKeyLayout.InputChain;
 
     /// <summary>The default number of checkpoints retained: 5, as TensorFlow's saver.</summary>
     public const int DefaultKeepMax = 5;
@@ -42,15 +42,23 @@ public sealed class CheckpointManagerOptions
 
     /// <summary>
     /// Gets or sets the id this writer records in manifests and the state file. Default <see langword="null"/>: the
-    /// machine name, the process id and a random suffix.
+    /// machine name, the process id and a random suffix. As the chain's owner, a writer with an id set here is recorded
+    /// with a random suffix as well, so two processes given the same id are still told apart.
     /// </summary>
     public string? WriterId { get; set; }
+
+    /// <summary>
+    /// Gets or sets what <see cref="CheckpointManager.ClaimAsync"/> does when a writer starts: take the chain over (a
+    /// new owner epoch, so an older writer still running is fenced off) or claim it only with the first commit.
+    /// Default <see cref="OwnershipPolicy.TakeOver"/>.
+    /// </summary>
+    public OwnershipPolicy Ownership { get; set; } = OwnershipPolicy.TakeOver;
 
     /// <summary>Checks the options.</summary>
     /// <exception cref="CheckpointOptionsException">An option is out of range; the message names it.</exception>
     public void Validate()
     {
-        if (!StoreKey.IsValidName(Chain) || Chain.Contains(".ckpt", StringComparison.OrdinalIgnoreCase))
+        if (!CheckpointKeyLayout.IsValidChain(Chain))
         {
             throw new CheckpointOptionsException(nameof(Chain), $"\"{Chain}\" is not a valid chain name: use 1 to {StoreKey.MaxNameLength} characters from A-Z a-z 0-9 . _ -, starting with a letter or digit, without '..' or '.ckpt'.");
         }
@@ -78,6 +86,11 @@ public sealed class CheckpointManagerOptions
         if (WriterId is not null && (WriterId.Length == 0 || WriterId.Length > 200))
         {
             throw new CheckpointOptionsException(nameof(WriterId), "must be 1 to 200 characters when set.");
+        }
+
+        if (!Enum.IsDefined(Ownership))
+        {
+            throw new CheckpointOptionsException(nameof(Ownership), $"must be TakeOver or FirstWriterWins (was {Ownership}).");
         }
     }
 

@@ -11,7 +11,7 @@ public static class Dataset
     /// <summary>The step of <see cref="Range"/> by default: 1.</summary>
     public const long DefaultRangeStep = 1;
 
-    /// <summary>The number of consecutive elements <see cref="Dataset{T}.Interleave{TOut}"/> takes from one dataset by default: 1.</summary>
+    /// <summary>The number of consecutive elements <see cref="Dataset{T}.Interleave{TOut}(Func{T, Dataset{TOut}}, int, int, string?)"/> takes from one dataset by default: 1.</summary>
     public const int DefaultBlockLength = 1;
 
     /// <summary>The number of workers of <see cref="Indexed{T}"/> by default: 1 (no sharding).</summary>
@@ -89,6 +89,59 @@ public static class Dataset
     /// <exception cref="ArgumentNullException"><paramref name="paths"/> or one of them is null.</exception>
     /// <exception cref="ArgumentException">A path is empty.</exception>
     public static Dataset<byte[]> Records(IEnumerable<string> paths) => new RecordsDataset(CheckPaths(paths));
+
+    /// <summary>Yields the records of a TFRecord file. See <see cref="TFRecords(IEnumerable{string}, TFRecordCorruption)"/>.</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="onCorruption">What to do with a damaged record; default <see cref="TFRecordCorruption.Throw"/>.</param>
+    /// <returns>The dataset.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="path"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is empty.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="onCorruption"/> is not defined.</exception>
+    public static Dataset<byte[]> TFRecords(string path, TFRecordCorruption onCorruption = TFRecordCorruption.Throw)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        return TFRecords([path], onCorruption);
+    }
+
+    /// <summary>
+    /// Yields the records of TFRecord files (TensorFlow's format, uncompressed: each record a uint64 length, the masked
+    /// CRC-32C of the length, the data and the masked CRC-32C of the data), one file after the other. Both CRCs are
+    /// checked; a damaged record throws <see cref="TFRecordCorruptedException"/> naming the file and the record's byte
+    /// offset, or is skipped (<see cref="TFRecordCorruption.Skip"/>). The state is the file's index and the byte offset of
+    /// the next record; a restored iterator seeks there.
+    /// </summary>
+    /// <param name="paths">The files, in order; their paths are the source's identity in the saved structure.</param>
+    /// <param name="onCorruption">What to do with a damaged record; default <see cref="TFRecordCorruption.Throw"/>. Skipping is recorded in the structure.</param>
+    /// <returns>The dataset; every record is a new array.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="paths"/> or one of them is null.</exception>
+    /// <exception cref="ArgumentException">A path is empty.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="onCorruption"/> is not defined.</exception>
+    /// <remarks>Write such files with <see cref="TFRecordWriter"/> or TensorFlow's <c>tf.io.TFRecordWriter</c>.</remarks>
+    public static Dataset<byte[]> TFRecords(IEnumerable<string> paths, TFRecordCorruption onCorruption = TFRecordCorruption.Throw)
+    {
+        string[] list = CheckPaths(paths);
+        return new TFRecordsDataset(list, CheckCorruption(onCorruption));
+    }
+
+    /// <summary>
+    /// Yields the records of the TFRecord objects of <paramref name="store"/> whose keys start with
+    /// <paramref name="prefix"/>, in key order (ordinal), both CRCs checked, as <see cref="TFRecords(IEnumerable{string}, TFRecordCorruption)"/>
+    /// does for files; the exception names the object's key. The state is the current key and the byte offset in it; a
+    /// restored iterator continues that object with a ranged read. Interleave several of them to read shards at once:
+    /// <c>Dataset.FromList(keys).Interleave(k =&gt; Dataset.TFRecords(store, k), 8, 1, 8)</c>.
+    /// </summary>
+    /// <param name="store">The store.</param>
+    /// <param name="prefix">The key prefix; the empty string reads every object.</param>
+    /// <param name="onCorruption">What to do with a damaged record; default <see cref="TFRecordCorruption.Throw"/>.</param>
+    /// <returns>The dataset.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="store"/> or <paramref name="prefix"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="onCorruption"/> is not defined.</exception>
+    public static Dataset<byte[]> TFRecords(IInputStateStore store, string prefix, TFRecordCorruption onCorruption = TFRecordCorruption.Throw)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(prefix);
+        return new StoreObjectsDataset(store, prefix, StoreObjectFormat.TFRecord, CheckCorruption(onCorruption));
+    }
 
     /// <summary>
     /// Yields the paths of files, for example to interleave over them:
@@ -188,6 +241,9 @@ public static class Dataset
         return new IndexedDataset<T>(source, seed, shardCount, shardIndex, epochs);
     }
 
+    private static TFRecordCorruption CheckCorruption(TFRecordCorruption onCorruption) =>
+        Enum.IsDefined(onCorruption) ? onCorruption : throw new ArgumentOutOfRangeException(nameof(onCorruption), onCorruption, "Unknown TFRecord corruption handling.");
+
     private static string[] CheckPaths(IEnumerable<string> paths)
     {
         ArgumentNullException.ThrowIfNull(paths);
@@ -209,4 +265,7 @@ public enum StoreObjectFormat
 
     /// <summary>Each object is one element: its whole content.</summary>
     WholeObject = 1,
+
+    /// <summary>Each object is a TFRecord file; damaged records throw <see cref="TFRecordCorruptedException"/> (see <see cref="Dataset.TFRecords(IInputStateStore, string, TFRecordCorruption)"/> to skip them).</summary>
+    TFRecord = 2,
 }

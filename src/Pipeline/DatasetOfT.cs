@@ -11,9 +11,10 @@ namespace InputPipeline.Checkpointing.Pipeline;
 /// <remarks>
 /// <para>
 /// Every operator returns a new dataset and leaves this one unchanged, so one dataset can be iterated many times and
-/// shared between threads. Functions given to operators (<see cref="Map{TOut}"/>, <see cref="Filter"/>,
-/// <see cref="Interleave{TOut}"/>) must be deterministic and free of side effects: a restored pipeline calls them again
-/// and must get the same results.
+/// shared between threads. Functions given to operators (<see cref="Map{TOut}(Func{T, TOut}, string?)"/>,
+/// <see cref="Filter(Func{T, bool}, string?)"/>, <see cref="Interleave{TOut}(Func{T, Dataset{TOut}}, int, int, string?)"/>)
+/// must be deterministic and free of side effects: a restored pipeline calls them again and must get the same results.
+/// With a parallelism above 1 they also run on several threads at once, so they must be thread-safe.
 /// </para>
 /// <para>
 /// Elements that an operator keeps in its state (a shuffle or prefetch buffer, a batch in progress, the elements an
@@ -62,10 +63,51 @@ public abstract class Dataset<T>
     /// <param name="name">An optional name recorded in the structure description (<c>map(name=decode)</c>), so restoring into a pipeline with a differently named map is a mismatch; <see langword="null"/> (the default) records none.</param>
     /// <returns>The mapped dataset.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="selector"/> is null.</exception>
+    /// <remarks>
+    /// The function runs on the consumer's thread. If it throws, the next <c>MoveNextAsync</c> throws that exception and the
+    /// element counts as consumed; a caller that catches it can keep iterating. A state saved then holds the inputs the
+    /// operator had read but not yet mapped, through the codec of <typeparamref name="T"/> (so there must be one, or that
+    /// capture throws <see cref="ElementCodecNotFoundException"/>).
+    /// </remarks>
     public Dataset<TOut> Map<TOut>(Func<T, TOut> selector, string? name = null)
     {
         ArgumentNullException.ThrowIfNull(selector);
-        return new MapDataset<T, TOut>(this, selector, name);
+        return new MapDataset<T, TOut>(this, selector, name, 1);
+    }
+
+    /// <summary>
+    /// Applies <paramref name="selector"/> to every element, on up to <paramref name="parallelism"/> elements at once, and
+    /// yields the results in the input's order: the same sequence as <see cref="Map{TOut}(Func{T, TOut}, string?)"/>, so
+    /// the batches of a pipeline do not depend on the parallelism. Use it for a CPU-bound step such as decoding.
+    /// </summary>
+    /// <typeparam name="TOut">The result type.</typeparam>
+    /// <param name="selector">A deterministic, thread-safe function of the element.</param>
+    /// <param name="parallelism">
+    /// How many elements the function runs on at once, at least 1; typically <see cref="Environment.ProcessorCount"/>.
+    /// 1 runs it on the consumer's thread, as the map without a parallelism does. Larger values run it on the thread pool,
+    /// reading ahead of the consumer: at most <paramref name="parallelism"/> + max(<paramref name="parallelism"/>, 8) inputs are in flight.
+    /// </param>
+    /// <param name="name">An optional name recorded in the structure description; <see langword="null"/> (the default) records none.</param>
+    /// <returns>The mapped dataset.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="selector"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="parallelism"/> is less than 1.</exception>
+    /// <exception cref="ElementCodecNotFoundException"><paramref name="parallelism"/> is more than 1 and no codec is known for <typeparamref name="T"/>.</exception>
+    /// <remarks>
+    /// <para>
+    /// The saved state holds the inputs read but not yet yielded (in flight), through the codec of <typeparamref name="T"/>;
+    /// a restored pipeline runs the function on them again. The parallelism is not part of the saved structure: a state
+    /// saved at one parallelism restores at any other, and into the map without a parallelism.
+    /// </para>
+    /// <para>
+    /// A failure of the function is thrown by the <c>MoveNextAsync</c> that reaches its element, in order, as in the
+    /// sequential map; disposing the iterator waits for the calls under way to return.
+    /// </para>
+    /// </remarks>
+    public Dataset<TOut> Map<TOut>(Func<T, TOut> selector, int parallelism, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(selector);
+        ArgumentOutOfRangeException.ThrowIfLessThan(parallelism, 1);
+        return new MapDataset<T, TOut>(this, selector, name, parallelism);
     }
 
     /// <summary>Keeps the elements for which <paramref name="predicate"/> is true.</summary>
@@ -76,7 +118,26 @@ public abstract class Dataset<T>
     public Dataset<T> Filter(Func<T, bool> predicate, string? name = null)
     {
         ArgumentNullException.ThrowIfNull(predicate);
-        return new FilterDataset<T>(this, predicate, name);
+        return new FilterDataset<T>(this, predicate, name, 1);
+    }
+
+    /// <summary>
+    /// Keeps the elements for which <paramref name="predicate"/> is true, testing up to <paramref name="parallelism"/>
+    /// elements at once, in the input's order: the same sequence as <see cref="Filter(Func{T, bool}, string?)"/>.
+    /// </summary>
+    /// <param name="predicate">A deterministic, thread-safe test of the element.</param>
+    /// <param name="parallelism">How many elements are tested at once, at least 1; 1 tests on the consumer's thread. At most <paramref name="parallelism"/> + max(<paramref name="parallelism"/>, 8) inputs are in flight.</param>
+    /// <param name="name">An optional name recorded in the structure description; <see langword="null"/> (the default) records none.</param>
+    /// <returns>The filtered dataset.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="predicate"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="parallelism"/> is less than 1.</exception>
+    /// <exception cref="ElementCodecNotFoundException"><paramref name="parallelism"/> is more than 1 and no codec is known for <typeparamref name="T"/>.</exception>
+    /// <remarks>The saved state holds the inputs in flight, as the parallel <see cref="Map{TOut}(Func{T, TOut}, int, string?)"/>'s does; the parallelism is not part of it.</remarks>
+    public Dataset<T> Filter(Func<T, bool> predicate, int parallelism, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(predicate);
+        ArgumentOutOfRangeException.ThrowIfLessThan(parallelism, 1);
+        return new FilterDataset<T>(this, predicate, name, parallelism);
     }
 
     /// <summary>
@@ -193,7 +254,39 @@ public abstract class Dataset<T>
         ArgumentNullException.ThrowIfNull(open);
         ArgumentOutOfRangeException.ThrowIfLessThan(cycleLength, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(blockLength, 1);
-        return new InterleaveDataset<T, TOut>(this, open, cycleLength, blockLength, name, ResolveCodec("interleave"));
+        return new InterleaveDataset<T, TOut>(this, open, cycleLength, blockLength, 1, name, ResolveCodec("interleave"));
+    }
+
+    /// <summary>
+    /// Interleaves like <see cref="Interleave{TOut}(Func{T, Dataset{TOut}}, int, int, string?)"/>, in exactly the same
+    /// order, but reads the open datasets concurrently: each open dataset is read ahead by a producer of its own into a
+    /// buffer of 2 × <paramref name="blockLength"/> elements, with at most <paramref name="parallelism"/> reads under way at
+    /// once, and the datasets of the cycle are opened as soon as their slot is free. It is what reads several shards
+    /// from object storage at once (<c>Dataset.FromList(keys).Interleave(k =&gt; Dataset.StoreObjects(store, k), 8, 1, 8)</c>).
+    /// </summary>
+    /// <typeparam name="TOut">The element type of the opened datasets.</typeparam>
+    /// <param name="open">A deterministic function from an element to a dataset.</param>
+    /// <param name="cycleLength">The number of datasets open at once, at least 1.</param>
+    /// <param name="blockLength">The number of consecutive elements taken from one dataset, at least 1.</param>
+    /// <param name="parallelism">How many open datasets are read at once, at least 1; more than <paramref name="cycleLength"/> acts as <paramref name="cycleLength"/>. 1 reads on the consumer's thread, as the interleave without a parallelism does.</param>
+    /// <param name="name">An optional name recorded in the structure description; <see langword="null"/> (the default) records none.</param>
+    /// <returns>The interleaved dataset.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="open"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="cycleLength"/>, <paramref name="blockLength"/> or <paramref name="parallelism"/> is less than 1.</exception>
+    /// <exception cref="ElementCodecNotFoundException">No codec is known for <typeparamref name="T"/>, or <paramref name="parallelism"/> is more than 1 and none is known for <typeparamref name="TOut"/>.</exception>
+    /// <remarks>
+    /// The saved state holds, for every open dataset, its input element, its state and the elements read ahead from it
+    /// (through the codec of <typeparamref name="TOut"/>). Capturing it cancels the reads under way (a cancelled read is
+    /// taken up again after the capture), so it does not wait for a slow network read. The parallelism is not part of
+    /// the saved structure: a state restores at any parallelism, and into the interleave without a parallelism.
+    /// </remarks>
+    public Dataset<TOut> Interleave<TOut>(Func<T, Dataset<TOut>> open, int cycleLength, int blockLength, int parallelism, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(open);
+        ArgumentOutOfRangeException.ThrowIfLessThan(cycleLength, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(blockLength, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(parallelism, 1);
+        return new InterleaveDataset<T, TOut>(this, open, cycleLength, blockLength, Math.Min(parallelism, cycleLength), name, ResolveCodec("interleave"));
     }
 
     /// <summary>

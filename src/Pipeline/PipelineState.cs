@@ -12,7 +12,11 @@ namespace InputPipeline.Checkpointing.Pipeline;
 /// </remarks>
 public static class PipelineState
 {
-    /// <summary>The state format version this library writes, and the newest it reads: 1.</summary>
+    /// <summary>
+    /// The newest state format version this library writes and reads: 2. A state is written in version 1, as before
+    /// version 2 existed, unless a map, filter or interleave holds elements in flight at the capture (a parallel one at
+    /// work, or one whose function failed inside a bulk read); those states are written in version 2.
+    /// </summary>
     public const int FormatVersion = PipelineStateFormat.FormatVersion;
 
     /// <summary>Reads the structure description from the start of a saved state, such as <c>range(start=0,end=10,step=1) | shuffle(buffer=4,seed=7,reshuffle=true,codec=int64)</c>.</summary>
@@ -28,7 +32,7 @@ public static class PipelineState
         using var reader = new StateReader(state);
         try
         {
-            StructureNode structure = await PipelineStateFormat.ReadPrefixAsync(reader, "state", cancellationToken).ConfigureAwait(false);
+            (StructureNode structure, _) = await PipelineStateFormat.ReadPrefixAsync(reader, "state", cancellationToken).ConfigureAwait(false);
             return structure.ToString();
         }
         catch (StateCorruptException ex)

@@ -4,7 +4,8 @@ namespace InputPipeline.Checkpointing.Benchmarks;
 
 /// <summary>
 /// Goals 1 and 2: a full save (parts, manifest, state-file swap, retention) against one raw upload of the same bytes,
-/// and a restore by a fresh manager (state file, manifest, verified part) against one raw download, on each store.
+/// and a restore by a fresh manager (the state file, which carries the latest manifest, and the verified part) against
+/// one raw download, on each store.
 /// </summary>
 public static class SaveRestoreBenchmarks
 {
@@ -54,7 +55,7 @@ public static class SaveRestoreBenchmarks
                         counts,
                         async run =>
                         {
-                            // A fresh manager, as after a restart: it reads the state file, the manifest and the part.
+                            // A fresh manager, as after a restart: it reads the state file (with the manifest) and the part.
                             using var fresh = new CheckpointManager(store, new CheckpointManagerOptions());
                             if (await fresh.RestoreLatestAsync([new("state", restored)]) is null)
                             {
@@ -80,7 +81,7 @@ public static class SaveRestoreBenchmarks
                         download.TotalMilliseconds,
                         "ms",
                         Goal.AtMost(1.15),
-                        $"baseline: {target.RawDownload}; ours: state file + manifest + part, verified (length, XXH3)"));
+                        $"baseline: {target.RawDownload}; ours: state file (carrying the manifest) + part, verified (length, XXH3)"));
                     log.WriteLine($"  {target.Name}: restore 64 MiB {restore.TotalMilliseconds:0.0} ms, raw download {download.TotalMilliseconds:0.0} ms");
                 }
             }

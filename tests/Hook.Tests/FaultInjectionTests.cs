@@ -8,7 +8,8 @@ namespace InputPipeline.Checkpointing.Tests;
 /// <summary>
 /// A fault at every store call of a save: whatever happens, a fresh reader restores exactly the previous checkpoint
 /// (A) or exactly the new one (B, only if the commit call itself went through), only checkpoint exceptions escape, and
-/// the same manager saves successfully afterwards.
+/// the same manager saves successfully afterwards. The same at every call of a start (the claim, then the restore):
+/// the chain keeps A, and the start made again takes the chain over.
 /// </summary>
 public sealed class FaultInjectionTests : IDisposable
 {
@@ -123,6 +124,93 @@ public sealed class FaultInjectionTests : IDisposable
             Assert.Equal(C2, c2);
             Assert.False(manager.IsOwnershipLost);
         }
+    }
+
+    /// <summary>Every call of a start on a chain another writer still holds: the claim's read and write, then the restore's reads.</summary>
+    public static TheoryData<string, int> StartCases()
+    {
+        var data = new TheoryData<string, int>();
+        IReadOnlyList<StoreCall> calls = CountStartCallsAsync().GetAwaiter().GetResult();
+        for (int k = 1; k <= calls.Count; k++)
+        {
+            foreach (string kind in new[] { "Crash", "Fail", "FailAfter", "Hang" })
+            {
+                data.Add(kind, k);
+            }
+
+            if (calls[k - 1].Operation == StoreOperation.Write)
+            {
+                data.Add("CutShort0", k);
+                data.Add("CutShort7", k);
+            }
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(StartCases))]
+    public async Task FaultAtCallK_OfAStart_LeavesTheChainIntact_AndTheRetriedStartTakesItOver(string kind, int k)
+    {
+        var inner = new InMemoryInputStateStore();
+        using CheckpointManager old = Ckpt.Manager(inner);
+        await old.SaveAsync(10, Ckpt.Bytes(("a", A1), ("b", A2)));
+        var store = new FaultInjectingInputStateStore(inner);
+        using CheckpointManager starting = Ckpt.Manager(store);
+        Fault fault = kind switch
+        {
+            "Crash" => Fault.CrashAt(k),
+            "Fail" => Fault.FailAt(k),
+            "FailAfter" => Fault.FailAfterAt(k),
+            "Hang" => Fault.HangAt(k),
+            "CutShort0" => Fault.CutShortAt(k, 0),
+            "CutShort7" => Fault.CutShortAt(k, 7),
+            _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+        };
+        store.Arm(fault);
+
+        using var cts = new CancellationTokenSource();
+        Task start = StartAsync(starting, cts.Token);
+        if (kind == "Hang")
+        {
+            StoreCall hung = await store.WaitForHangAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal(k, hung.Number);
+            await cts.CancelAsync();
+            Assert.IsAssignableFrom<OperationCanceledException>(await Record.ExceptionAsync(() => start));
+        }
+        else if (await Record.ExceptionAsync(() => start) is { } thrown)
+        {
+            Assert.IsAssignableFrom<CheckpointException>(thrown);
+        }
+
+        Assert.Equal(fault.Kind, store.Calls[k - 1].Fault);
+        (long step, byte[] a, byte[] b) = (await Ckpt.RestoreBlobsAsync(inner))!.Value;
+        Assert.Equal(10, step);
+        Assert.Equal(A1, a);
+        Assert.Equal(A2, b);
+
+        // The job is started again: it owns the chain, restores A and commits C; the old writer is fenced off.
+        store.Disarm();
+        await StartAsync(starting, CancellationToken.None);
+        await starting.SaveAsync(30, Ckpt.Bytes(("a", C1), ("b", C2)));
+        await Assert.ThrowsAsync<CheckpointOwnershipLostException>(() => old.SaveAsync(40, Ckpt.Bytes(("a", B1), ("b", B2))));
+        (long stepC, byte[] c1, byte[] c2) = (await Ckpt.RestoreBlobsAsync(inner))!.Value;
+        Assert.Equal(30, stepC);
+        Assert.Equal(C1, c1);
+        Assert.Equal(C2, c2);
+        Assert.Equal(starting.OwnerEpoch, (await Ckpt.ReadStateFileAsync(inner)).OwnerEpoch);
+        Assert.True(starting.OwnerEpoch >= 2);
+    }
+
+    [Fact]
+    public async Task TheStartMatrixCoversTheClaimsReadAndWrite_AndTheRestoresReads()
+    {
+        IReadOnlyList<StoreCall> start = await CountStartCallsAsync();
+
+        Assert.Equal(
+            [(StoreOperation.Read, Ckpt.StateFile), (StoreOperation.Write, Ckpt.StateFile), (StoreOperation.Read, "part"), (StoreOperation.Read, "part")],
+            start.Select(c => (c.Operation, c.Key.EndsWith(".part", StringComparison.Ordinal) ? "part" : c.Key)));
+        Assert.Equal(WriteConditionKind.IfVersionMatches, start[1].Condition!.Value.Kind);
     }
 
     [Fact]
@@ -344,6 +432,31 @@ public sealed class FaultInjectionTests : IDisposable
         }
 
         return (store, inner, manager);
+    }
+
+    private static async Task StartAsync(CheckpointManager manager, CancellationToken cancellationToken)
+    {
+        await manager.ClaimAsync(cancellationToken);
+        var a = new BlobState([]);
+        var b = new BlobState([]);
+        CheckpointReference? restored = await manager.RestoreLatestAsync(Ckpt.Targets(("a", a), ("b", b)), cancellationToken);
+        Assert.Equal(10, restored?.Step);
+        Assert.Equal(A1, a.Data);
+        Assert.Equal(A2, b.Data);
+    }
+
+    private static async Task<IReadOnlyList<StoreCall>> CountStartCallsAsync()
+    {
+        var inner = new InMemoryInputStateStore();
+        using (CheckpointManager old = Ckpt.Manager(inner))
+        {
+            await old.SaveAsync(10, Ckpt.Bytes(("a", A1), ("b", A2)));
+        }
+
+        var store = new FaultInjectingInputStateStore(inner);
+        using CheckpointManager starting = Ckpt.Manager(store);
+        await StartAsync(starting, CancellationToken.None);
+        return store.Calls;
     }
 
     private static async Task<IReadOnlyList<StoreCall>> CountSecondSaveCallsAsync(string scenario)

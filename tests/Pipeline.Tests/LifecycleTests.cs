@@ -51,7 +51,8 @@ public sealed class LifecycleTests
         await iterator.MoveNextAsync();
         byte[] state = await SaveAsync(iterator);
         Assert.Equal(dataset.ToString(), await PipelineState.ReadDescriptionAsync(new MemoryStream(state)));
-        Assert.Equal(1, PipelineState.FormatVersion);
+        Assert.Equal(2, PipelineState.FormatVersion);
+        Assert.Equal(1, BitConverter.ToInt32(state, 4)); // nothing in flight: written in version 1, as before version 2 existed
         await Assert.ThrowsAsync<CheckpointCorruptedException>(async () => await PipelineState.ReadDescriptionAsync(new MemoryStream([1, 2, 3, 4, 5])));
     }
 

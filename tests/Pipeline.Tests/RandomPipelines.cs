@@ -7,21 +7,25 @@ namespace InputPipeline.Checkpointing.Pipeline.Tests;
 /// <summary>A randomly generated pipeline of <see cref="long"/> elements, buildable again and again, printable when a property fails.</summary>
 public abstract record Spec
 {
-    public abstract Dataset<long> Build(string folder);
+    public Dataset<long> Build(string folder) => Build(folder, sequential: false);
 
+    /// <summary>Builds the pipeline; <paramref name="sequential"/> builds every parallel operator with parallelism 1.</summary>
+    public abstract Dataset<long> Build(string folder, bool sequential);
+
+    /// <summary>Gets whether background work (a prefetch, a parallel operator) makes the saved bytes depend on timing.</summary>
     public abstract bool HasPrefetch { get; }
 }
 
 public sealed record RangeSpec(long Start, int Length, long Step) : Spec
 {
-    public override Dataset<long> Build(string folder) => Dataset.Range(Start, Start + (Length * Step), Step);
+    public override Dataset<long> Build(string folder, bool sequential) => Dataset.Range(Start, Start + (Length * Step), Step);
 
     public override bool HasPrefetch => false;
 }
 
 public sealed record ListSpec(long[] Items) : Spec
 {
-    public override Dataset<long> Build(string folder) => Dataset.FromList(Items);
+    public override Dataset<long> Build(string folder, bool sequential) => Dataset.FromList(Items);
 
     public override bool HasPrefetch => false;
 
@@ -30,7 +34,7 @@ public sealed record ListSpec(long[] Items) : Spec
 
 public sealed record IndexedSpec(int Count, ulong Seed, int Epochs) : Spec
 {
-    public override Dataset<long> Build(string folder) =>
+    public override Dataset<long> Build(string folder, bool sequential) =>
         Dataset.Indexed(RandomAccessSource.FromList(Enumerable.Range(0, Count).Select(i => (long)i * 3).ToArray()), Seed, epochs: Epochs);
 
     public override bool HasPrefetch => false;
@@ -39,7 +43,7 @@ public sealed record IndexedSpec(int Count, ulong Seed, int Epochs) : Spec
 /// <summary>Record files of 8-byte values, decoded back to longs.</summary>
 public sealed record RecordsSpec(long[][] Files) : Spec
 {
-    public override Dataset<long> Build(string folder)
+    public override Dataset<long> Build(string folder, bool sequential)
     {
         var paths = new List<string>();
         foreach (long[] values in Files)
@@ -67,7 +71,7 @@ public sealed record RecordsSpec(long[][] Files) : Spec
 /// <summary>Text files of numbers, one per line, with \n or \r\n line ends, parsed back.</summary>
 public sealed record TextSpec(long[][] Files, bool CrLf) : Spec
 {
-    public override Dataset<long> Build(string folder)
+    public override Dataset<long> Build(string folder, bool sequential)
     {
         var paths = new List<string>();
         foreach (long[] values in Files)
@@ -92,118 +96,123 @@ public sealed record TextSpec(long[][] Files, bool CrLf) : Spec
     public override string ToString() => $"TextSpec({string.Join(" / ", Files.Select(f => "[" + string.Join(",", f) + "]"))}, crlf={CrLf})";
 }
 
-public sealed record MapSpec(Spec Input, long Multiply, long Add) : Spec
+/// <summary>A map, parallel when <see cref="Parallelism"/> is more than 0 (then 1 is the parallel overload at parallelism 1).</summary>
+public sealed record MapSpec(Spec Input, long Multiply, long Add, int Parallelism = 0) : Spec
 {
-    public override Dataset<long> Build(string folder)
+    public override Dataset<long> Build(string folder, bool sequential)
     {
         long m = Multiply;
         long a = Add;
-        return Input.Build(folder).Map(x => unchecked((x * m) + a));
+        Dataset<long> input = Input.Build(folder, sequential);
+        return Parallelism == 0 || sequential ? input.Map(x => unchecked((x * m) + a)) : input.Map(x => unchecked((x * m) + a), Parallelism);
     }
 
-    public override bool HasPrefetch => Input.HasPrefetch;
+    public override bool HasPrefetch => Parallelism > 1 || Input.HasPrefetch;
 }
 
-public sealed record FilterSpec(Spec Input, int Modulus, int Remainder) : Spec
+public sealed record FilterSpec(Spec Input, int Modulus, int Remainder, int Parallelism = 0) : Spec
 {
-    public override Dataset<long> Build(string folder)
+    public override Dataset<long> Build(string folder, bool sequential)
     {
         int mod = Modulus;
         int rem = Remainder;
-        return Input.Build(folder).Filter(x => ((x % mod) + mod) % mod != rem);
+        Dataset<long> input = Input.Build(folder, sequential);
+        return Parallelism == 0 || sequential
+            ? input.Filter(x => ((x % mod) + mod) % mod != rem)
+            : input.Filter(x => ((x % mod) + mod) % mod != rem, Parallelism);
     }
 
-    public override bool HasPrefetch => Input.HasPrefetch;
+    public override bool HasPrefetch => Parallelism > 1 || Input.HasPrefetch;
 }
 
 public sealed record BatchSpec(Spec Input, int Size, bool Drop) : Spec
 {
-    public override Dataset<long> Build(string folder) =>
-        Input.Build(folder).Batch(Size, Drop).Map(batch => unchecked((batch.Aggregate(17L, (h, x) => (h * 31) + x) * 8) + batch.Length));
+    public override Dataset<long> Build(string folder, bool sequential) =>
+        Input.Build(folder, sequential).Batch(Size, Drop).Map(batch => unchecked((batch.Aggregate(17L, (h, x) => (h * 31) + x) * 8) + batch.Length));
 
     public override bool HasPrefetch => Input.HasPrefetch;
 }
 
 public sealed record ShuffleSpec(Spec Input, int Buffer, ulong Seed, bool Reshuffle) : Spec
 {
-    public override Dataset<long> Build(string folder) => Input.Build(folder).Shuffle(Buffer, Seed, Reshuffle);
+    public override Dataset<long> Build(string folder, bool sequential) => Input.Build(folder, sequential).Shuffle(Buffer, Seed, Reshuffle);
 
     public override bool HasPrefetch => Input.HasPrefetch;
 }
 
 public sealed record RepeatSpec(Spec Input, int Count) : Spec
 {
-    public override Dataset<long> Build(string folder) => Input.Build(folder).Repeat(Count);
+    public override Dataset<long> Build(string folder, bool sequential) => Input.Build(folder, sequential).Repeat(Count);
 
     public override bool HasPrefetch => Input.HasPrefetch;
 }
 
 public sealed record TakeSpec(Spec Input, int Count) : Spec
 {
-    public override Dataset<long> Build(string folder) => Input.Build(folder).Take(Count);
+    public override Dataset<long> Build(string folder, bool sequential) => Input.Build(folder, sequential).Take(Count);
 
     public override bool HasPrefetch => Input.HasPrefetch;
 }
 
 public sealed record SkipSpec(Spec Input, int Count) : Spec
 {
-    public override Dataset<long> Build(string folder) => Input.Build(folder).Skip(Count);
+    public override Dataset<long> Build(string folder, bool sequential) => Input.Build(folder, sequential).Skip(Count);
 
     public override bool HasPrefetch => Input.HasPrefetch;
 }
 
 public sealed record ShardSpec(Spec Input, int Count, int Index) : Spec
 {
-    public override Dataset<long> Build(string folder) => Input.Build(folder).Shard(Count, Index);
+    public override Dataset<long> Build(string folder, bool sequential) => Input.Build(folder, sequential).Shard(Count, Index);
 
     public override bool HasPrefetch => Input.HasPrefetch;
 }
 
 public sealed record PrefetchSpec(Spec Input, int Buffer) : Spec
 {
-    public override Dataset<long> Build(string folder) => Input.Build(folder).Prefetch(Buffer);
+    public override Dataset<long> Build(string folder, bool sequential) => Input.Build(folder, sequential).Prefetch(Buffer);
 
     public override bool HasPrefetch => true;
 }
 
-/// <summary>Each element x opens a small range (optionally shuffled, optionally prefetched) that depends on x.</summary>
-public sealed record InterleaveSpec(Spec Input, int Cycle, int Block, int InnerLength, bool InnerShuffle, bool InnerPrefetch) : Spec
+/// <summary>Each element x opens a small range (optionally shuffled, optionally prefetched) that depends on x; parallel when <see cref="Parallelism"/> is more than 0.</summary>
+public sealed record InterleaveSpec(Spec Input, int Cycle, int Block, int InnerLength, bool InnerShuffle, bool InnerPrefetch, int Parallelism = 0) : Spec
 {
-    public override Dataset<long> Build(string folder)
+    public override Dataset<long> Build(string folder, bool sequential)
     {
         int length = InnerLength;
         bool shuffle = InnerShuffle;
         bool prefetch = InnerPrefetch;
-        return Input.Build(folder).Interleave(
-            x =>
+        Dataset<long> Open(long x)
+        {
+            long start = unchecked(x * 1000);
+            long count = ((x % length) + length) % length;
+            Dataset<long> inner = Dataset.Range(start, unchecked(start + count));
+            if (shuffle)
             {
-                long start = unchecked(x * 1000);
-                long count = ((x % length) + length) % length;
-                Dataset<long> inner = Dataset.Range(start, unchecked(start + count));
-                if (shuffle)
-                {
-                    inner = inner.Shuffle(3, unchecked((ulong)x));
-                }
+                inner = inner.Shuffle(3, unchecked((ulong)x));
+            }
 
-                return prefetch ? inner.Prefetch(2) : inner;
-            },
-            Cycle,
-            Block);
+            return prefetch ? inner.Prefetch(2) : inner;
+        }
+
+        Dataset<long> input = Input.Build(folder, sequential);
+        return Parallelism == 0 || sequential ? input.Interleave(Open, Cycle, Block) : input.Interleave(Open, Cycle, Block, Parallelism);
     }
 
-    public override bool HasPrefetch => InnerPrefetch || Input.HasPrefetch;
+    public override bool HasPrefetch => InnerPrefetch || Parallelism > 1 || Input.HasPrefetch;
 }
 
 public sealed record ZipSpec(Spec First, Spec Second) : Spec
 {
-    public override Dataset<long> Build(string folder) => First.Build(folder).Zip(Second.Build(folder)).Map(pair => unchecked((pair.Item1 * 7919) + pair.Item2));
+    public override Dataset<long> Build(string folder, bool sequential) => First.Build(folder, sequential).Zip(Second.Build(folder, sequential)).Map(pair => unchecked((pair.Item1 * 7919) + pair.Item2));
 
     public override bool HasPrefetch => First.HasPrefetch || Second.HasPrefetch;
 }
 
 public sealed record ConcatenateSpec(Spec First, Spec Second) : Spec
 {
-    public override Dataset<long> Build(string folder) => First.Build(folder).Concatenate(Second.Build(folder));
+    public override Dataset<long> Build(string folder, bool sequential) => First.Build(folder, sequential).Concatenate(Second.Build(folder, sequential));
 
     public override bool HasPrefetch => First.HasPrefetch || Second.HasPrefetch;
 }
@@ -229,7 +238,9 @@ public static class SpecGen
         return Gen.Frequency(
             (3, Leaf),
             (2, Gen.Select(inner, Gen.Long[-3, 3], Gen.Long[-10, 10], (i, m, a) => (Spec)new MapSpec(i, m, a))),
+            (2, Gen.Select(inner, Gen.Long[-3, 3], Gen.Long[-10, 10], Gen.Int[1, 4], (i, m, a, p) => (Spec)new MapSpec(i, m, a, p))),
             (2, Gen.Select(inner, Gen.Int[2, 5], Gen.Int[0, 4], (i, m, r) => (Spec)new FilterSpec(i, m, r % m))),
+            (1, Gen.Select(inner, Gen.Int[2, 5], Gen.Int[0, 4], Gen.Int[1, 4], (i, m, r, p) => (Spec)new FilterSpec(i, m, r % m, p))),
             (3, Gen.Select(inner, Gen.Int[1, 6], Gen.Bool, (i, s, d) => (Spec)new BatchSpec(i, s, d))),
             (4, Gen.Select(inner, Gen.Int[1, 40], Gen.ULong, Gen.Bool, (i, b, s, r) => (Spec)new ShuffleSpec(i, b, s, r))),
             (3, Gen.Select(inner, Gen.Int[0, 3], (i, c) => (Spec)new RepeatSpec(i, c))),
@@ -238,6 +249,7 @@ public static class SpecGen
             (2, Gen.Select(inner, Gen.Int[1, 4], Gen.Int[0, 3], (i, c, x) => (Spec)new ShardSpec(i, c, x % c))),
             (3, Gen.Select(inner, Gen.Int[1, 5], (i, b) => (Spec)new PrefetchSpec(i, b))),
             (3, Gen.Select(inner, Gen.Int[1, 4], Gen.Int[1, 3], Gen.Int[1, 6], Gen.Bool, Gen.Bool, (i, c, b, l, s, p) => (Spec)new InterleaveSpec(i, c, b, l, s, p))),
+            (2, Gen.Select(inner, Gen.Int[1, 4], Gen.Int[1, 3], Gen.Int[1, 6], Gen.Bool, Gen.Int[1, 4], (i, c, b, l, s, p) => (Spec)new InterleaveSpec(i, c, b, l, s, false, p))),
             (2, Gen.Select(inner, inner, (a, b) => (Spec)new ZipSpec(a, b))),
             (2, Gen.Select(inner, inner, (a, b) => (Spec)new ConcatenateSpec(a, b))));
     }

@@ -96,4 +96,47 @@ public sealed class ResumePropertyTests : IDisposable
                 },
                 iter: 200,
                 threads: 2);
+
+    [Fact]
+    public Task RandomParallelPipeline_RestoreThenContinue_EqualsTheSequentialPipelinesRun() =>
+        Gen.Select(SpecGen.Pipeline(3).Where(IsParallel), Gen.Int[0, Limit + 10])
+            .SampleAsync(
+                async (spec, saveAfter) =>
+                {
+                    // The sequential pipeline's run is the reference: the parallel one must equal it, uninterrupted and resumed.
+                    List<long> expected = await ReadAllAsync(spec.Build(_folder.Path, sequential: true), Limit);
+                    Assert.Equal(expected, await ReadAllAsync(spec.Build(_folder.Path), Limit));
+                    await AssertResumeMatchesAsync(() => spec.Build(_folder.Path), saveAfter, Limit);
+
+                    // The parallelism is not part of the state: the parallel pipeline's state restores into the sequential one.
+                    int k = Math.Min(saveAfter, expected.Count);
+                    byte[] state;
+                    await using (ICheckpointableIterator<long> parallel = spec.Build(_folder.Path).CreateIterator())
+                    {
+                        await ReadAsync(parallel, k);
+                        state = await SaveAsync(parallel);
+                    }
+
+                    await using ICheckpointableIterator<long> sequential = await RestoreAsync(spec.Build(_folder.Path, sequential: true), state);
+                    Assert.Equal(expected.Skip(k), await ReadAsync(sequential, expected.Count - k));
+                },
+                iter: 300,
+                threads: 2);
+
+    private static bool IsParallel(Spec spec) => spec switch
+    {
+        MapSpec m => m.Parallelism > 0 || IsParallel(m.Input),
+        FilterSpec f => f.Parallelism > 0 || IsParallel(f.Input),
+        InterleaveSpec i => i.Parallelism > 0 || IsParallel(i.Input),
+        BatchSpec b => IsParallel(b.Input),
+        ShuffleSpec s => IsParallel(s.Input),
+        RepeatSpec r => IsParallel(r.Input),
+        TakeSpec t => IsParallel(t.Input),
+        SkipSpec k => IsParallel(k.Input),
+        ShardSpec h => IsParallel(h.Input),
+        PrefetchSpec p => IsParallel(p.Input),
+        ZipSpec z => IsParallel(z.First) || IsParallel(z.Second),
+        ConcatenateSpec c => IsParallel(c.First) || IsParallel(c.Second),
+        _ => false,
+    };
 }

@@ -162,11 +162,11 @@ public sealed class StateFormatTests
     public async Task NewerFormatVersion_IsAFormatVersionError()
     {
         byte[] state = await StateAfterAsync(Dataset.Range(0, 10), 2);
-        BinaryPrimitives.WriteInt32LittleEndian(state.AsSpan(4), 2);
+        BinaryPrimitives.WriteInt32LittleEndian(state.AsSpan(4), PipelineState.FormatVersion + 1);
         await using ICheckpointableIterator<long> iterator = Dataset.Range(0, 10).CreateIterator("train");
         CheckpointFormatVersionException ex = await Assert.ThrowsAsync<CheckpointFormatVersionException>(async () => await iterator.RestoreStateAsync(new MemoryStream(state)));
-        Assert.Equal(2, ex.FoundVersion);
-        Assert.Equal(1, ex.SupportedVersion);
+        Assert.Equal(PipelineState.FormatVersion + 1, ex.FoundVersion);
+        Assert.Equal(PipelineState.FormatVersion, ex.SupportedVersion);
         Assert.Equal("train", ex.Key);
     }
 

@@ -8,7 +8,7 @@ using InputPipeline.Checkpointing.TestSupport;
 namespace InputPipeline.Checkpointing.TorchSharp.Benchmarks;
 
 /// <summary>
-/// Goal 9: a 2,000-step SpotTorch run checkpointing both chains every 50 steps to the Local store, against the same run
+/// Goal 10: a 2,000-step SpotTorch run checkpointing both chains every 50 steps to the Local store, against the same run
 /// without periodic checkpoints (SaveSteps beyond the last step: only the step-0 and final saves every run makes). Each
 /// run is its own process in a fresh checkpoint folder, over the same generated data; runs alternate, and the figure is
 /// the median of the training times SpotTorch reports (the resume, every step and the final save; not start-up).
@@ -37,7 +37,7 @@ internal static partial class OverheadBenchmark
         }
 
         return new BenchmarkResult(
-            $"9. SpotTorch {Steps} steps, checkpoints every {SaveSteps} steps (Local)",
+            $"10. SpotTorch {Steps} steps, checkpoints every {SaveSteps} steps (Local)",
             Harness.Median(ours),
             Harness.Median(baseline),
             "s",

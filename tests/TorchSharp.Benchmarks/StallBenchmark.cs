@@ -11,7 +11,7 @@ using static TorchSharp.torch.nn;
 namespace InputPipeline.Checkpointing.TorchSharp.Benchmarks;
 
 /// <summary>
-/// Goal 8: the training thread's stall per checkpoint of a model of more than 10 M parameters with Adam, checkpointed by
+/// Goal 9: the training thread's stall per checkpoint of a model of more than 10 M parameters with Adam, checkpointed by
 /// <see cref="TorchCheckpointing"/> to the Local store in a real training loop (background saving), against
 /// <c>Module.save</c> plus <c>save_state_dict</c> into a reused <see cref="MemoryStream"/>, measured on the same model
 /// in the same run.
@@ -102,7 +102,7 @@ internal static class StallBenchmark
         double stepMs = TimeSpan.FromTicks(stepTicks * TimeSpan.TicksPerSecond / Stopwatch.Frequency).TotalMilliseconds / steps;
         log.WriteLine($"  {parameters / 1e6:0.0} M parameters, {bytes / 1048576.0:0} MiB serialised; {stalls.Count} checkpoints, every {SaveSteps} steps of {stepMs:0.0} ms; stalls (ms): {string.Join(", ", stalls.Select(s => (s * 1000).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture)))}; baseline median {baseline:0.0} ms");
         return new BenchmarkResult(
-            $"8. training-thread stall per checkpoint, {parameters / 1e6:0.0} M params + Adam, Local",
+            $"9. training-thread stall per checkpoint, {parameters / 1e6:0.0} M params + Adam, Local",
             ours,
             baseline,
             "ms",

@@ -7,13 +7,14 @@ namespace InputPipeline.Checkpointing.Cli.Commands;
 /// <summary><c>ckpt prune &lt;store&gt; --keep N [--pipeline NAME] [--dry-run]</c>: retention through the checkpoint manager.</summary>
 /// <remarks>
 /// <see cref="CheckpointManager.PruneAsync"/> commits the shorter retained list by compare-and-swap of the state file,
-/// then deletes the dropped checkpoints, each manifest before its parts: the writer's own retention code.
+/// then deletes the dropped checkpoints, each manifest before its parts: the writer's own retention code. The prune's
+/// manager does not own the chain, so it keeps the owner's epoch and a job writing the chain goes on.
 /// </remarks>
 internal static class PruneCommand
 {
     public static Command Create(CliContext context)
     {
-        var command = new Command("prune", "Keep only the N newest checkpoints of each pipeline, through the checkpoint manager's own retention (it commits the shorter list, then deletes the older ones, manifest before parts). Run it while no job writes to the pipeline: that job would lose ownership.");
+        var command = new Command("prune", "Keep only the N newest checkpoints of each pipeline, through the checkpoint manager's own retention (it commits the shorter list, then deletes the older ones, manifest before parts). Safe while a job writes the pipeline: the prune keeps the job's ownership (its owner epoch), and a commit the job makes meanwhile is re-read and the prune applied on top of it.");
         Argument<string> store = CommonArguments.Store();
         var keep = new Option<int>("--keep", "-k")
         {
@@ -80,7 +81,7 @@ internal static class PruneCommand
 
             // The manager logs and skips a retention delete that fails; say so rather than claim success.
             var remaining = new HashSet<string>(StringComparer.Ordinal);
-            await foreach (StoreObjectInfo info in store.Store.ListAsync(chain.Name + ".ckpt-", cancellationToken).ConfigureAwait(false))
+            await foreach (StoreObjectInfo info in store.Store.ListAsync(manager.ChainPrefix, cancellationToken).ConfigureAwait(false))
             {
                 remaining.Add(info.Key);
             }
@@ -116,7 +117,7 @@ internal static class PruneCommand
         }
         catch (CheckpointCorruptedException)
         {
-            string savePrefix = reference.ManifestKey.EndsWith(".manifest", StringComparison.Ordinal) ? reference.ManifestKey[..^".manifest".Length] + "." : reference.ManifestKey;
+            string savePrefix = CheckpointKeyLayout.SavePrefixOf(reference.ManifestKey) + ".";
             return [reference.ManifestKey, .. catalog.Objects.Keys.Where(k => k.StartsWith(savePrefix, StringComparison.Ordinal) && k != reference.ManifestKey).Order(StringComparer.Ordinal)];
         }
     }

@@ -63,7 +63,7 @@ internal static class VerifyCommand
                 }
                 catch (CheckpointCorruptedException ex)
                 {
-                    string kind = ex.Key.EndsWith(".part", StringComparison.Ordinal) ? "part" : ex.Key.EndsWith(".manifest", StringComparison.Ordinal) ? "manifest" : "object";
+                    string kind = CheckpointKeyLayout.IsPartKey(ex.Key) ? "part" : CheckpointKeyLayout.IsManifestKey(ex.Key) ? "manifest" : "object";
                     context.Out.WriteLine($"{label}  DAMAGED  {kind} {ex.Key}: {ex.Reason}");
                     damaged.Add(string.Create(CultureInfo.InvariantCulture, $"pipeline {chain.Name}, step {reference.Step}: damaged {kind} \"{ex.Key}\": {ex.Reason}"));
                 }

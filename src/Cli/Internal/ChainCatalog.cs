@@ -1,5 +1,3 @@
-using System.Text.RegularExpressions;
-
 namespace InputPipeline.Checkpointing.Cli.Internal;
 
 /// <summary>Whether a chain's state file could be read.</summary>
@@ -17,7 +15,7 @@ internal enum StateFileStatus
 
 /// <summary>One chain (pipeline) found in a store.</summary>
 /// <param name="Name">The chain, for example <c>input</c>, <c>input_worker_1</c> or <c>model</c>.</param>
-/// <param name="StateFileKey">Its state file: <c>checkpoint_&lt;chain&gt;</c>, or <c>checkpoint</c> for the model chain.</param>
+/// <param name="StateFileKey">Its state file (see <see cref="CheckpointKeyLayout"/>): <c>checkpoint_&lt;chain&gt;</c>, or <c>checkpoint</c> for the model chain.</param>
 /// <param name="StateFile">Whether the state file could be read.</param>
 /// <param name="StateFileProblem">Why the state file is damaged, when it is.</param>
 /// <param name="ManifestCount">The number of manifests of the chain in the store (retained or not).</param>
@@ -37,18 +35,11 @@ internal sealed record ChainInfo(string Name, string StateFileKey, StateFileStat
 }
 
 /// <summary>
-/// The chains of a store, found by listing it once: state files (<c>checkpoint_*</c>, and <c>checkpoint</c> for the
-/// model chain) and the objects the checkpoint manager names <c>&lt;chain&gt;.ckpt-&lt;step&gt;.&lt;save id&gt;.manifest</c>
-/// and <c>….&lt;name&gt;.part</c>.
+/// The chains of a store, found by listing it once: its state files and the manifests and parts of each chain, all
+/// recognised by <see cref="CheckpointKeyLayout"/>, the layout the checkpoint manager writes.
 /// </summary>
-internal sealed partial class ChainCatalog
+internal sealed class ChainCatalog
 {
-    /// <summary>The state file of the model chain (<c>model.ckpt</c>), as TensorFlow names it.</summary>
-    public const string ModelStateFileKey = "checkpoint";
-
-    /// <summary>The prefix of every other state file: <c>checkpoint_</c> + chain.</summary>
-    public const string StateFilePrefix = "checkpoint_";
-
     private ChainCatalog(OpenedStore store, IReadOnlyList<ChainInfo> chains, IReadOnlyDictionary<string, StoreObjectInfo> objects)
     {
         Store = store;
@@ -63,17 +54,6 @@ internal sealed partial class ChainCatalog
 
     /// <summary>Gets every top-level object of the store, by key.</summary>
     public IReadOnlyDictionary<string, StoreObjectInfo> Objects { get; }
-
-    /// <summary>Returns the state file key the SDK uses for <paramref name="chain"/>: <c>checkpoint</c> for <c>model</c>, else <c>checkpoint_&lt;chain&gt;</c>.</summary>
-    public static string DefaultStateFileKey(string chain) =>
-        string.Equals(chain, "model", StringComparison.Ordinal) ? ModelStateFileKey : StateFilePrefix + chain;
-
-    /// <summary>Returns the chain a manifest or part key belongs to, or <see langword="null"/> when the key is not one of a chain.</summary>
-    public static string? ChainOf(string key)
-    {
-        Match match = ObjectPattern().Match(key);
-        return match.Success && IsChainName(match.Groups["chain"].Value) ? match.Groups["chain"].Value : null;
-    }
 
     /// <summary>Lists <paramref name="store"/> and reads its state files.</summary>
     /// <exception cref="CheckpointStoreException">The store is unreachable or refused the listing.</exception>
@@ -93,23 +73,23 @@ internal sealed partial class ChainCatalog
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (string key in objects.Keys)
         {
-            if (ChainOf(key) is not { } chain)
+            if (!CheckpointKeyLayout.TryParseObjectKey(key, out CheckpointObjectKey? parsed))
             {
                 continue;
             }
 
-            counts[chain] = counts.GetValueOrDefault(chain) + 1;
-            if (key.EndsWith(".manifest", StringComparison.Ordinal))
+            counts[parsed.Chain] = counts.GetValueOrDefault(parsed.Chain) + 1;
+            if (parsed.IsManifest)
             {
-                manifests[chain] = manifests.GetValueOrDefault(chain) + 1;
+                manifests[parsed.Chain] = manifests.GetValueOrDefault(parsed.Chain) + 1;
             }
         }
 
         var chains = new Dictionary<string, ChainInfo>(StringComparer.Ordinal);
-        foreach (string key in objects.Keys.Where(IsStateFileKey).Order(StringComparer.Ordinal))
+        foreach (string key in objects.Keys.Where(k => CheckpointKeyLayout.TryParseStateFileKey(k, out _)).Order(StringComparer.Ordinal))
         {
             (string? chain, string? problem) = await ReadStateFileAsync(store.Store, key, cancellationToken).ConfigureAwait(false);
-            if (chain is null || !IsChainName(chain) || chains.ContainsKey(chain))
+            if (chain is null || !CheckpointKeyLayout.IsValidChain(chain) || chains.ContainsKey(chain))
             {
                 continue;
             }
@@ -127,7 +107,7 @@ internal sealed partial class ChainCatalog
         {
             if (!chains.ContainsKey(chain))
             {
-                chains[chain] = new ChainInfo(chain, DefaultStateFileKey(chain), StateFileStatus.Missing, null, manifests.GetValueOrDefault(chain), count);
+                chains[chain] = new ChainInfo(chain, CheckpointKeyLayout.WriterStateFileKeyOf(chain), StateFileStatus.Missing, null, manifests.GetValueOrDefault(chain), count);
             }
         }
 
@@ -159,16 +139,9 @@ internal sealed partial class ChainCatalog
     /// <summary>Returns the chain named <paramref name="name"/>, or <see langword="null"/>.</summary>
     public ChainInfo? Find(string name) => Chains.FirstOrDefault(c => string.Equals(c.Name, name, StringComparison.Ordinal));
 
-    private static bool IsStateFileKey(string key) =>
-        string.Equals(key, ModelStateFileKey, StringComparison.Ordinal)
-        || (key.StartsWith(StateFilePrefix, StringComparison.Ordinal) && key.Length > StateFilePrefix.Length);
-
-    private static bool IsChainName(string name) =>
-        StoreKey.IsValidName(name) && !name.Contains(".ckpt", StringComparison.OrdinalIgnoreCase);
-
     private static async Task<(string? Chain, string? Problem)> ReadStateFileAsync(IInputStateStore store, string key, CancellationToken cancellationToken)
     {
-        string fallback = string.Equals(key, ModelStateFileKey, StringComparison.Ordinal) ? "model" : key[StateFilePrefix.Length..];
+        string? fallback = CheckpointKeyLayout.TryParseStateFileKey(key, out string named) ? named : null;
         StoreReadResult? read = await store.ReadAsync(key, 0, cancellationToken).ConfigureAwait(false);
         if (read is null)
         {
@@ -177,8 +150,7 @@ internal sealed partial class ChainCatalog
 
         await using (read.ConfigureAwait(false))
         {
-            const int MaxStateFileBytes = 16 * 1024 * 1024;
-            if (read.Info.Length > MaxStateFileBytes)
+            if (read.Info.Length > CheckpointStateFile.MaxLength)
             {
                 return (fallback, $"it is {read.Info.Length} bytes long, more than a state file can be.");
             }
@@ -196,9 +168,4 @@ internal sealed partial class ChainCatalog
             }
         }
     }
-
-    // The manager names objects "<chain>.ckpt-<step>.<save id>.manifest" and "<chain>.ckpt-<step>.<save id>.<name>.part";
-    // a chain name never contains ".ckpt", so the first ".ckpt-<digits>." ends it.
-    [GeneratedRegex(@"^(?<chain>.+?)\.ckpt-(?<step>[0-9]+)\.[^.]+\.(?:.+\.part|manifest)$", RegexOptions.CultureInvariant)]
-    private static partial Regex ObjectPattern();
 }

@@ -60,6 +60,13 @@ public sealed class InputPipelineCheckpointingOptions
     /// <summary>Gets or sets the grace period before unreferenced objects are collected as orphans. Default one hour.</summary>
     public TimeSpan OrphanGracePeriod { get; set; } = CheckpointManagerOptions.DefaultOrphanGracePeriod;
 
+    /// <summary>
+    /// Gets or sets whether a starting job takes its chain over (<see cref="OwnershipPolicy.TakeOver"/>: a replacement
+    /// wins over an older copy still running) or leaves it to the first writer (<see cref="OwnershipPolicy.FirstWriterWins"/>:
+    /// a second copy stops). Default <see cref="OwnershipPolicy.TakeOver"/>.
+    /// </summary>
+    public OwnershipPolicy Ownership { get; set; } = OwnershipPolicy.TakeOver;
+
     /// <summary>Returns the hook options these options imply.</summary>
     /// <returns>New hook options.</returns>
     public CheckpointInputPipelineHookOptions ToHookOptions() => new()
@@ -75,5 +82,6 @@ public sealed class InputPipelineCheckpointingOptions
         RestoreMode = RestoreMode,
         RestoreStep = RestoreStep,
         OrphanGracePeriod = OrphanGracePeriod,
+        Ownership = Ownership,
     };
 }

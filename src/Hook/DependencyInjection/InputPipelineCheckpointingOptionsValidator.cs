@@ -4,7 +4,7 @@ namespace InputPipeline.Checkpointing;
 
 /// <summary>
 /// Validates <see cref="InputPipelineCheckpointingOptions"/> on start: the cadence (exactly one of SaveSteps/SaveSecs,
-/// positive), retention, worker identity, and that the provider is registered. Messages name the configuration key.
+/// positive), retention, worker identity, ownership, and that the provider is registered. Messages name the configuration key.
 /// </summary>
 public sealed class InputPipelineCheckpointingOptionsValidator : IValidateOptions<InputPipelineCheckpointingOptions>
 {

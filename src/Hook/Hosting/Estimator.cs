@@ -8,52 +8,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace InputPipeline.Checkpointing.Hosting;
 
-/// <summary>A model an <see cref="Estimator{TBatch}"/> trains and evaluates. Its state is checkpointed as <c>model.ckpt</c>.</summary>
-/// <typeparam name="TBatch">The batch type its input pipeline yields.</typeparam>
-public interface IEstimatorModel<TBatch> : ICheckpointable
-{
-    /// <summary>Trains on one batch.</summary>
-    /// <param name="batch">The batch.</param>
-    /// <param name="globalStep">The global step this training step becomes (1 for the first).</param>
-    /// <param name="cancellationToken">Cancels the step.</param>
-    /// <returns>A task.</returns>
-    ValueTask TrainStepAsync(TBatch batch, long globalStep, CancellationToken cancellationToken = default);
-
-    /// <summary>Evaluates on batches and returns named metrics.</summary>
-    /// <param name="batches">The evaluation batches.</param>
-    /// <param name="cancellationToken">Cancels the evaluation.</param>
-    /// <returns>The metrics, for example <c>loss</c>.</returns>
-    ValueTask<IReadOnlyDictionary<string, double>> EvaluateAsync(IAsyncEnumerable<TBatch> batches, CancellationToken cancellationToken = default);
-}
-
-/// <summary>What an input hook needs from an estimator: its run configuration, store and logging.</summary>
-public interface IEstimator
-{
-    /// <summary>Gets the run configuration.</summary>
-    RunConfig Config { get; }
-
-    /// <summary>Gets the store checkpoints go to (the model directory).</summary>
-    IInputStateStore Store { get; }
-
-    /// <summary>Gets the logger factory.</summary>
-    ILoggerFactory LoggerFactory { get; }
-
-    /// <summary>Gets the clock.</summary>
-    TimeProvider TimeProvider { get; }
-
-    /// <summary>
-    /// Gets the factory of the <see cref="CheckpointingTelemetry.MeterName"/> meter, or <see langword="null"/> (the
-    /// default implementation) for the process-wide meter.
-    /// </summary>
-    IMeterFactory? MeterFactory => null;
-}
-
-/// <summary>The result of <see cref="Estimator{TBatch}.EvaluateAsync"/>.</summary>
-/// <param name="GlobalStep">The global step of the model evaluated.</param>
-/// <param name="Steps">The number of batches evaluated.</param>
-/// <param name="Metrics">The model's metrics.</param>
-public sealed record EvaluationResult(long GlobalStep, long Steps, IReadOnlyDictionary<string, double> Metrics);
-
 /// <summary>
 /// A small estimator host after TensorFlow's <c>tf.estimator.Estimator</c>: <see cref="TrainAsync"/> runs a monitored
 /// training session over an input function with the hooks given, and checkpoints the model (with the global step) as
@@ -61,7 +15,9 @@ public sealed record EvaluationResult(long GlobalStep, long Steps, IReadOnlyDict
 /// hooks.
 /// </summary>
 /// <remarks>
-/// On the first training call the estimator resumes: it restores the model at the newest step that both the model
+/// On the first training call the estimator claims the model chain and the input chain
+/// (<see cref="CheckpointManager.ClaimAsync"/>, as <see cref="RunConfig.Ownership"/> says), so that an older job still
+/// writing either chain is fenced off, then resumes: it restores the model at the newest step that both the model
 /// chain and the input chain have committed and whose two checkpoints verify (a damaged one moves the resume point back
 /// to the previous common step), or at the latest model checkpoint when the input chain has none, so that an input
 /// hook in <see cref="InputRestoreMode.AtGlobalStep"/> mode restores the data stream at the same step. When no common
@@ -75,8 +31,10 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
 
     private readonly IEstimatorModel<TBatch> _model;
     private readonly CheckpointManager _modelManager;
+    private readonly CheckpointManager _inputManager;
     private readonly ILogger _logger;
     private bool _resumed;
+    private bool _claimed;
 
     /// <summary>Creates an estimator.</summary>
     /// <param name="model">The model.</param>
@@ -104,20 +62,20 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
         TimeProvider = timeProvider ?? TimeProvider.System;
         MeterFactory = meterFactory;
         _logger = LoggerFactory.CreateLogger<Estimator<TBatch>>();
-        string modelChain = config.NumWorkerReplicas > 1
-            ? string.Create(CultureInfo.InvariantCulture, $"model_{config.TaskType}_{config.TaskId}")
-            : "model";
+        CheckpointKeyLayout modelLayout = CheckpointKeyLayout.ForModel(config.NumWorkerReplicas, config.TaskType, config.TaskId);
         _modelManager = new CheckpointManager(
             Store,
             new CheckpointManagerOptions
             {
-                Chain = modelChain,
-                StateFileKey = config.NumWorkerReplicas > 1 ? "checkpoint_" + modelChain : "checkpoint",
+                Chain = modelLayout.Chain,
+                StateFileKey = modelLayout.StateFileKey,
                 KeepMax = config.KeepCheckpointMax,
+                Ownership = config.Ownership,
             },
             LoggerFactory.CreateLogger<CheckpointManager>(),
             TimeProvider,
             MeterFactory);
+        _inputManager = new CheckpointManager(Store, config.ToInputHookOptions().ToManagerOptions(), LoggerFactory.CreateLogger<CheckpointManager>(), TimeProvider, MeterFactory);
     }
 
     /// <inheritdoc/>
@@ -141,6 +99,9 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
     /// <summary>Gets the manager of the model chain (<c>model.ckpt</c>, state file <c>checkpoint</c>).</summary>
     public CheckpointManager ModelCheckpoints => _modelManager;
 
+    /// <summary>Gets the manager of the input chain (<c>input.ckpt</c>, state file <c>checkpoint_input</c>), which training claims and an input hook created from the estimator saves through.</summary>
+    public CheckpointManager InputCheckpoints => _inputManager;
+
     /// <summary>
     /// Trains: restores the model on the first call, then runs steps over the iterator <paramref name="inputFn"/> returns,
     /// registered as the session's only iterator, calling <paramref name="hooks"/> and checkpointing the model on the
@@ -154,7 +115,8 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
     /// <returns>The global step reached.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="inputFn"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="steps"/> or <paramref name="maxSteps"/> is negative.</exception>
-    /// <exception cref="CheckpointException">Restoring or saving a checkpoint failed (see the hooks' failure policies).</exception>
+    /// <exception cref="CheckpointOwnershipLostException">A newer job took a chain over (this one is a zombie of a replaced VM).</exception>
+    /// <exception cref="CheckpointException">Claiming, restoring or saving a checkpoint failed (see the hooks' failure policies).</exception>
     public async Task<long> TrainAsync(Func<ICheckpointableIterator<TBatch>> inputFn, IEnumerable<ISessionRunHook>? hooks = null, long? steps = null, long? maxSteps = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(inputFn);
@@ -168,7 +130,7 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
             throw new ArgumentOutOfRangeException(nameof(maxSteps), maxSteps, "Must not be negative.");
         }
 
-        await ResumeAsync(cancellationToken).ConfigureAwait(false);
+        await ResumeAsync(claim: true, cancellationToken).ConfigureAwait(false);
         long? lastStep = steps is { } n ? GlobalStep + n : maxSteps;
         if (lastStep is { } last && GlobalStep >= last)
         {
@@ -219,7 +181,7 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
     public async Task<EvaluationResult> EvaluateAsync(Func<ICheckpointableIterator<TBatch>> inputFn, long? steps = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(inputFn);
-        await ResumeAsync(cancellationToken).ConfigureAwait(false);
+        await ResumeAsync(claim: false, cancellationToken).ConfigureAwait(false);
         ICheckpointableIterator<TBatch> iterator = inputFn();
         await using (iterator.ConfigureAwait(false))
         {
@@ -230,7 +192,11 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
     }
 
     /// <inheritdoc/>
-    public void Dispose() => _modelManager.Dispose();
+    public void Dispose()
+    {
+        _modelManager.Dispose();
+        _inputManager.Dispose();
+    }
 
     private static async IAsyncEnumerable<TBatch> Batches(ICheckpointableIterator<TBatch> iterator, long? steps, StrongBox<long> counter, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -241,8 +207,18 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
         }
     }
 
-    private async Task ResumeAsync(CancellationToken cancellationToken)
+    private async Task ResumeAsync(bool claim, CancellationToken cancellationToken)
     {
+        if (claim && !_claimed)
+        {
+            // Training writes both chains: claim them before choosing the resume point, so no older job moves either
+            // chain under the choice. A resume made by an evaluation before is made again on what was claimed.
+            await _modelManager.ClaimAsync(cancellationToken).ConfigureAwait(false);
+            await _inputManager.ClaimAsync(cancellationToken).ConfigureAwait(false);
+            _claimed = true;
+            _resumed = false;
+        }
+
         if (_resumed)
         {
             return;
@@ -252,7 +228,7 @@ public sealed class Estimator<TBatch> : IEstimator, IDisposable
         if (models.Count > 0)
         {
             KeyValuePair<string, ICheckpointable>[] target = [new("model", _model)];
-            using var inputs = new CheckpointManager(Store, Config.ToInputHookOptions().ToManagerOptions(), LoggerFactory.CreateLogger<CheckpointManager>(), TimeProvider, MeterFactory);
+            CheckpointManager inputs = _inputManager;
             IReadOnlyList<CheckpointReference> inputCheckpoints = await inputs.ListCheckpointsAsync(cancellationToken).ConfigureAwait(false);
             CheckpointReference? restored = null;
             bool aligned = false;

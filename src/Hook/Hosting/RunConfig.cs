@@ -46,6 +46,12 @@ public sealed class RunConfig
     /// <summary>Gets or sets what a failed save does. Default <see cref="SaveFailurePolicy.LogAndContinue"/>.</summary>
     public SaveFailurePolicy OnSaveFailure { get; set; } = SaveFailurePolicy.LogAndContinue;
 
+    /// <summary>
+    /// Gets or sets whether the estimator and its input hook take their chains over when training starts (a job
+    /// replacing one still running wins) or leave them to the first writer. Default <see cref="OwnershipPolicy.TakeOver"/>.
+    /// </summary>
+    public OwnershipPolicy Ownership { get; set; } = OwnershipPolicy.TakeOver;
+
     /// <summary>Returns the input hook options this configuration implies.</summary>
     /// <returns>New options.</returns>
     public CheckpointInputPipelineHookOptions ToInputHookOptions() => new()
@@ -59,5 +65,6 @@ public sealed class RunConfig
         RestoreMode = InputRestoreMode,
         SaveInBackground = SaveInBackground,
         OnSaveFailure = OnSaveFailure,
+        Ownership = Ownership,
     };
 }

@@ -25,7 +25,8 @@ internal abstract class Node<T> : IAsyncDisposable
     /// calls <see cref="MoveNextAsync"/> for the next element, which waits, reports the end or throws. The end and the
     /// failures are reported by <see cref="MoveNextAsync"/> only.</item>
     /// <item>No read-ahead: a node reads from its input only what it needs for the elements it was asked for, so what
-    /// <see cref="Capture"/> records is exactly the state after the last element handed out. A short read may leave a
+    /// <see cref="Capture"/> records is exactly the state after the last element handed out. (A node that saves what it
+    /// reads ahead in its own state, such as the parallel map with its inputs in flight, may read ahead.) A short read may leave a
     /// node part-way into its next element (like a cancelled <see cref="MoveNextAsync"/>); the next call continues it.</item>
     /// <item>It does not throw what a user function throws: that exception is kept and thrown by the next
     /// <see cref="MoveNextAsync"/>, so the elements already written (and counted by the caller) are not lost.</item>
@@ -34,8 +35,12 @@ internal abstract class Node<T> : IAsyncDisposable
     /// </summary>
     public virtual int ReadAvailable(Span<T> destination) => 0;
 
-    /// <summary>Copies the state (quick, synchronous) and returns how to write it later.</summary>
-    public abstract StateWrite Capture();
+    /// <summary>
+    /// Copies the state (quick, synchronous) and returns how to write it later. A node whose state needs a section of a
+    /// newer format version (see <see cref="PipelineStateFormat"/>) asks for it through <paramref name="context"/>; every
+    /// node then writes the layout of <see cref="StateWriter.FormatVersion"/>.
+    /// </summary>
+    public abstract StateWrite Capture(CaptureContext context);
 
     /// <summary>Reads the state written by <see cref="Capture"/> into this fresh node (one that has not moved yet).</summary>
     public abstract ValueTask RestoreAsync(StateReader reader, CancellationToken cancellationToken);

@@ -1,6 +1,3 @@
-using System.Buffers.Binary;
-using System.IO.Hashing;
-
 namespace InputPipeline.Checkpointing.Pipeline.Internal;
 
 /// <summary>
@@ -12,7 +9,7 @@ internal sealed class PipelineIterator<T> : ICheckpointableIterator<T>
     private readonly Dataset<T> _dataset;
     private readonly string _name;
     private readonly StructureNode _structure;
-    private readonly byte[] _prefix;
+    private readonly byte[][] _prefixes = new byte[PipelineStateFormat.FormatVersion + 1][];
     private Node<T> _root;
     private bool _started;
     private bool _disposed;
@@ -22,7 +19,6 @@ internal sealed class PipelineIterator<T> : ICheckpointableIterator<T>
         _dataset = dataset;
         _name = name;
         _structure = dataset.Describe();
-        _prefix = PipelineStateFormat.BuildPrefix(_structure);
         _root = dataset.CreateNode(IterationContext.Root);
     }
 
@@ -51,11 +47,13 @@ internal sealed class PipelineIterator<T> : ICheckpointableIterator<T>
     public ICheckpointSnapshot CaptureState()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        StateWrite body = _root.Capture();
-        byte[] prefix = _prefix;
+        var context = new CaptureContext();
+        StateWrite body = _root.Capture(context);
+        int version = context.FormatVersion;
+        byte[] prefix = _prefixes[version] ??= PipelineStateFormat.BuildPrefix(_structure, version);
         return CheckpointSnapshots.FromWriter(async (destination, cancellationToken) =>
         {
-            using var writer = new StateWriter(destination);
+            using var writer = new StateWriter(destination) { FormatVersion = version };
             writer.WriteRaw(prefix);
             await body(writer, cancellationToken).ConfigureAwait(false);
             await writer.FinishAsync(cancellationToken).ConfigureAwait(false);
@@ -75,7 +73,7 @@ internal sealed class PipelineIterator<T> : ICheckpointableIterator<T>
         StructureNode saved;
         try
         {
-            saved = await PipelineStateFormat.ReadPrefixAsync(reader, _name, cancellationToken).ConfigureAwait(false);
+            (saved, reader.FormatVersion) = await PipelineStateFormat.ReadPrefixAsync(reader, _name, cancellationToken).ConfigureAwait(false);
         }
         catch (StateCorruptException ex)
         {
@@ -144,81 +142,5 @@ internal sealed class PipelineIterator<T> : ICheckpointableIterator<T>
 
         _disposed = true;
         await _root.DisposeAsync().ConfigureAwait(false);
-    }
-}
-
-/// <summary>
-/// The layout of a saved pipeline state (all integers little-endian):
-/// <code>
-/// magic        4 bytes  "IPST"
-/// version      int32    FormatVersion (1)
-/// header size  int32    H
-/// header       H bytes  the structure description: kind (string), parameter count (int32), each parameter
-///                       (name string, shape byte 0 = value string / 1 = list: int32 count + strings),
-///                       input count (int32), each input recursively; a string is an int32 UTF-8 byte count + bytes
-/// header CRC   uint32   CRC-32 of every byte before it
-/// body                  the nodes' states, depth first, as each operator defines it
-/// CRC          uint32   CRC-32 of every byte before it
-/// </code>
-/// </summary>
-internal static class PipelineStateFormat
-{
-    public const int FormatVersion = 1;
-
-    private const int MaxHeaderBytes = 256 * 1024 * 1024;
-
-    private static ReadOnlySpan<byte> Magic => "IPST"u8;
-
-    public static byte[] BuildPrefix(StructureNode structure)
-    {
-        using var header = new StateWriter(Stream.Null);
-        structure.Write(header);
-        ReadOnlySpan<byte> headerBytes = header.Buffered;
-        byte[] prefix = new byte[4 + 4 + 4 + headerBytes.Length + 4];
-        Magic.CopyTo(prefix);
-        BinaryPrimitives.WriteInt32LittleEndian(prefix.AsSpan(4), FormatVersion);
-        BinaryPrimitives.WriteInt32LittleEndian(prefix.AsSpan(8), headerBytes.Length);
-        headerBytes.CopyTo(prefix.AsSpan(12));
-        uint crc = Crc32.HashToUInt32(prefix.AsSpan(0, 12 + headerBytes.Length));
-        BinaryPrimitives.WriteUInt32LittleEndian(prefix.AsSpan(12 + headerBytes.Length), crc);
-        return prefix;
-    }
-
-    public static async ValueTask<StructureNode> ReadPrefixAsync(StateReader reader, string name, CancellationToken cancellationToken)
-    {
-        byte[] magic = await reader.ReadRawAsync(4, cancellationToken).ConfigureAwait(false);
-        if (!magic.AsSpan().SequenceEqual(Magic))
-        {
-            throw new StateCorruptException("it does not start with the pipeline state marker \"IPST\" (not a pipeline state, or damaged).");
-        }
-
-        int version = await reader.ReadInt32Async(cancellationToken).ConfigureAwait(false);
-        if (version > FormatVersion)
-        {
-            throw new CheckpointFormatVersionException(name, version, FormatVersion);
-        }
-
-        if (version < 1)
-        {
-            throw new StateCorruptException($"format version {version} is not a valid version.");
-        }
-
-        int size = await reader.ReadInt32Async(0, MaxHeaderBytes, "the header size", cancellationToken).ConfigureAwait(false);
-        byte[] header = await reader.ReadRawAsync(size, cancellationToken).ConfigureAwait(false);
-        uint computed = reader.CurrentCrc();
-        uint found = await reader.ReadUInt32Async(cancellationToken).ConfigureAwait(false);
-        if (computed != found)
-        {
-            throw new StateCorruptException($"header checksum mismatch: the state records CRC-32 {found:x8}, the header hashes to {computed:x8}.");
-        }
-
-        using var headerReader = new StateReader(new MemoryStream(header, writable: false));
-        StructureNode structure = await StructureNode.ReadAsync(headerReader, cancellationToken).ConfigureAwait(false);
-        if (!await headerReader.AtEndAsync(cancellationToken).ConfigureAwait(false))
-        {
-            throw new StateCorruptException("the header has bytes after the structure description.");
-        }
-
-        return structure;
     }
 }

@@ -30,6 +30,9 @@ internal sealed class StateReader : IDisposable
         _buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
     }
 
+    /// <summary>Gets or sets the format version of the state being read (from its prefix), which decides the layout of the sections added after version 1.</summary>
+    public int FormatVersion { get; set; } = PipelineStateFormat.BaseVersion;
+
     /// <summary>Gets the number of bytes consumed so far.</summary>
     public long BytesRead { get; private set; }
 

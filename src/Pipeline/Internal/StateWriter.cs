@@ -26,6 +26,9 @@ internal sealed class StateWriter : IBufferWriter<byte>, IDisposable
         _buffer = ArrayPool<byte>.Shared.Rent(FlushThreshold * 2);
     }
 
+    /// <summary>Gets the format version of the state being written, which decides the layout of the sections added after version 1.</summary>
+    public int FormatVersion { get; init; } = PipelineStateFormat.BaseVersion;
+
     /// <summary>Gets the number of bytes written so far (flushed or buffered).</summary>
     public long BytesWritten { get; private set; }
 

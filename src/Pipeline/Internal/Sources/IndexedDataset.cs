@@ -105,7 +105,7 @@ internal sealed class IndexedDataset<T>(IRandomAccessSource<T> source, ulong see
             return true;
         }
 
-        public override StateWrite Capture()
+        public override StateWrite Capture(CaptureContext context)
         {
             long epoch = _count == 0 ? 0 : _cursor / _count;
             long cursor = _count == 0 ? _cursor : _cursor % _count;

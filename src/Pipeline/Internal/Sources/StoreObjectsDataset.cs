@@ -3,24 +3,31 @@ using System.Buffers.Binary;
 namespace InputPipeline.Checkpointing.Pipeline.Internal;
 
 /// <summary>The objects under a prefix of a store, in ordinal key order: their records, or each whole object.</summary>
-internal sealed class StoreObjectsDataset(IInputStateStore store, string prefix, StoreObjectFormat format) : Dataset<byte[]>(ElementCodecRegistry.Default)
+internal sealed class StoreObjectsDataset(IInputStateStore store, string prefix, StoreObjectFormat format, TFRecordCorruption onCorruption = TFRecordCorruption.Throw)
+    : Dataset<byte[]>(ElementCodecRegistry.Default)
 {
     internal override StructureNode Describe() => StructureNode.Create(
         "store_objects",
         [
             StructureParameter.Of("provider", store.ProviderName),
             StructureParameter.Of("prefix", prefix),
-            StructureParameter.Of("format", format == StoreObjectFormat.Records ? "records" : "whole_object"),
+            StructureParameter.Of("format", format switch
+            {
+                StoreObjectFormat.Records => "records",
+                StoreObjectFormat.WholeObject => "whole_object",
+                _ => "tfrecord",
+            }),
+            .. format == StoreObjectFormat.TFRecord ? TFRecordFormat.Parameters(onCorruption) : [],
         ]);
 
-    internal override Node<byte[]> CreateNode(IterationContext context) => new StoreObjectsNode(store, prefix, format);
+    internal override Node<byte[]> CreateNode(IterationContext context) => new StoreObjectsNode(store, prefix, format, onCorruption);
 
     /// <summary>
     /// The position is (key, offset): the object being read and the offset of its next record. Before the keys are listed,
     /// it is the restored position (or none: the first key). A read that fails or is cancelled drops the open content, so
     /// the next call reopens the object at the offset with a ranged read.
     /// </summary>
-    private sealed class StoreObjectsNode(IInputStateStore store, string prefix, StoreObjectFormat format) : Node<byte[]>
+    private sealed class StoreObjectsNode(IInputStateStore store, string prefix, StoreObjectFormat format, TFRecordCorruption onCorruption) : Node<byte[]>
     {
         private const int ReadBufferSize = 64 * 1024;
 
@@ -63,9 +70,12 @@ internal sealed class StoreObjectsDataset(IInputStateStore store, string prefix,
                         _content = new BufferedStream(read.Content, ReadBufferSize);
                     }
 
-                    byte[]? element = format == StoreObjectFormat.Records
-                        ? await ReadRecordAsync(_content, keys[_keyIndex], cancellationToken).ConfigureAwait(false)
-                        : await ReadWholeAsync(_content, cancellationToken).ConfigureAwait(false);
+                    byte[]? element = format switch
+                    {
+                        StoreObjectFormat.Records => await ReadRecordAsync(_content, keys[_keyIndex], cancellationToken).ConfigureAwait(false),
+                        StoreObjectFormat.WholeObject => await ReadWholeAsync(_content, cancellationToken).ConfigureAwait(false),
+                        _ => await ReadTFRecordAsync(_content, keys[_keyIndex], cancellationToken).ConfigureAwait(false),
+                    };
                     if (element is not null)
                     {
                         Current = element;
@@ -92,7 +102,7 @@ internal sealed class StoreObjectsDataset(IInputStateStore store, string prefix,
             return false;
         }
 
-        public override StateWrite Capture()
+        public override StateWrite Capture(CaptureContext context)
         {
             string? key;
             long offset;
@@ -191,6 +201,58 @@ internal sealed class StoreObjectsDataset(IInputStateStore store, string prefix,
             _offset += 4L + length;
             return record;
         }
+
+        /// <summary>Reads the next TFRecord, both CRCs checked; <see langword="null"/> at the end of the object (or, when skipping, at damage that ends it).</summary>
+        private async ValueTask<byte[]?> ReadTFRecordAsync(Stream content, string key, CancellationToken cancellationToken)
+        {
+            byte[] header = new byte[TFRecordFormat.HeaderSize];
+            while (true)
+            {
+                long start = _offset;
+                int got = await content.ReadAtLeastAsync(header, header.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+                if (got == 0)
+                {
+                    return null;
+                }
+
+                if (got < header.Length)
+                {
+                    return Damaged(key, start, $"the object ends inside a record's header ({got} of {header.Length} bytes).");
+                }
+
+                if (!TFRecordFormat.TryReadHeader(header, out ulong length))
+                {
+                    return Damaged(key, start, "the CRC-32C of the record's length does not match; the length cannot be trusted.");
+                }
+
+                long remaining = _open!.Info.Length - start - TFRecordFormat.HeaderSize - TFRecordFormat.FooterSize;
+                if (length > (ulong)Math.Max(0, remaining) || length > (ulong)Array.MaxLength)
+                {
+                    return Damaged(key, start, $"the object ends inside the {length}-byte record ({_open.Info.Length} bytes in all).");
+                }
+
+                byte[] record = new byte[length];
+                await content.ReadExactlyAsync(record, cancellationToken).ConfigureAwait(false);
+                await content.ReadExactlyAsync(header.AsMemory(0, TFRecordFormat.FooterSize), cancellationToken).ConfigureAwait(false);
+                _offset = start + TFRecordFormat.HeaderSize + (long)length + TFRecordFormat.FooterSize;
+                if (TFRecordFormat.DataMatches(record, header.AsSpan(0, TFRecordFormat.FooterSize)))
+                {
+                    return record;
+                }
+
+                if (onCorruption == TFRecordCorruption.Throw)
+                {
+                    _offset = start;
+                    throw new TFRecordCorruptedException(key, start, $"the CRC-32C of the {length}-byte record's data does not match.");
+                }
+
+                // Skipped; the length was sound, so the next record follows.
+            }
+        }
+
+        /// <summary>Throws, or when skipping, ends the object: what follows a damaged length or a cut-short record cannot be found.</summary>
+        private byte[]? Damaged(string key, long offset, string reason) =>
+            onCorruption == TFRecordCorruption.Skip ? null : throw new TFRecordCorruptedException(key, offset, reason);
 
         private static async ValueTask<byte[]?> ReadWholeAsync(Stream content, CancellationToken cancellationToken)
         {
