@@ -33,8 +33,9 @@ public static class JobHost
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// Builds and starts the host, runs <paramref name="run"/>, prints its final line and returns its exit code; turns
-    /// what it throws into one line and an exit code.
+    /// Builds and starts the host, runs <paramref name="run"/>, prints its final line (and on exit 0 its
+    /// <see cref="JobResult.Output"/> lines after it, last on standard output) and returns its exit code; turns what it
+    /// throws into one line and an exit code.
     /// </summary>
     /// <param name="args">The command line: <c>--Section:Key=value</c> settings, and <see cref="VerboseSwitch"/>.</param>
     /// <param name="name">The job's log category prefix (its namespace), shown at Debug level with <c>--verbose</c>.</param>
@@ -91,6 +92,11 @@ public static class JobHost
             if (result.ExitCode == JobExitCodes.Done)
             {
                 await output.WriteLineAsync(result.Message).ConfigureAwait(false);
+                foreach (string line in result.Output)
+                {
+                    await output.WriteLineAsync(line).ConfigureAwait(false);
+                }
+
                 await output.FlushAsync().ConfigureAwait(false);
             }
             else

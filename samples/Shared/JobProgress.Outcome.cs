@@ -10,8 +10,9 @@ public sealed partial class JobProgress
     /// <summary>
     /// Decides the outcome of a run that ended at <paramref name="reachedStep"/>: <see cref="JobExitCodes.Done"/> when
     /// every watched chain committed a checkpoint at that step, <see cref="JobExitCodes.FinalCheckpointNotCommitted"/>
-    /// otherwise, with a message that says which step a restart resumes from (the newest step every watched chain holds
-    /// in the store, as each manager lists it; what this process saw committed when the store cannot be listed).
+    /// otherwise, with a message that says which step a restart resumes from (the newest step at which every watched
+    /// chain holds a checkpoint in the store that verifies, as each manager lists and reads it; what this process saw
+    /// committed when the store cannot be read).
     /// </summary>
     /// <param name="reachedStep">The global step the run reached.</param>
     /// <param name="stopReason">What asked the run to stop before its target, or <see langword="null"/>.</param>
@@ -93,15 +94,18 @@ public sealed partial class JobProgress
     private async Task<Resume> FindResumeAsync(CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(ListTimeout);
-        var listed = new List<(string Chain, IReadOnlyList<long> Steps)>();
+        timeout.CancelAfter(FindResumeTimeout);
+        var listed = new List<(CheckpointManager Manager, IReadOnlyList<CheckpointReference> Retained)>();
+        var damaged = new List<long>();
+        long? step;
         try
         {
             foreach (CheckpointManager manager in Managers())
             {
-                IReadOnlyList<CheckpointReference> retained = await manager.ListCheckpointsAsync(timeout.Token).ConfigureAwait(false);
-                listed.Add((manager.Chain, [.. retained.Select(r => r.Step)]));
+                listed.Add((manager, await manager.ListCheckpointsAsync(timeout.Token).ConfigureAwait(false)));
             }
+
+            step = await NewestSoundCommonStepAsync(listed, damaged, timeout.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is CheckpointException or IOException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
@@ -111,15 +115,71 @@ public sealed partial class JobProgress
                     CommonStep(_chains.Values.Select(c => (IEnumerable<long>)c.Committed)),
                     _chains.Values.Any(c => c.Committed.Count > 0),
                     string.Join("; ", _chains.Select(c => $"{c.Key}: {string.Join(", ", c.Value.Committed.Order())}")),
-                    $" (as far as this run saw: the store could not be listed: {JobFailures.OneLine(ex.Message)})");
+                    $" (as far as this run saw: the store could not be listed or read: {JobFailures.OneLine(ex.Message)})");
             }
         }
 
         return new Resume(
-            CommonStep(listed.Select(l => (IEnumerable<long>)l.Steps)),
-            listed.Any(l => l.Steps.Count > 0),
-            string.Join("; ", listed.Select(l => $"{l.Chain}: {(l.Steps.Count == 0 ? "none" : string.Join(", ", l.Steps))}")),
-            string.Empty);
+            step,
+            listed.Any(l => l.Retained.Count > 0),
+            string.Join("; ", listed.Select(l => $"{l.Manager.Chain}: {(l.Retained.Count == 0 ? "none" : string.Join(", ", l.Retained.Select(r => r.Step)))}")),
+            damaged.Count == 0 ? string.Empty : $" (the checkpoints at step {string.Join(", ", damaged)} do not verify)");
+    }
+
+    /// <summary>
+    /// Returns the newest step every chain holds a checkpoint of that verifies (every part read and checked), as a
+    /// restart's restore with fallback would find it; adds the common steps passed over as damaged to <paramref name="damaged"/>.
+    /// </summary>
+    private static async Task<long?> NewestSoundCommonStepAsync(
+        List<(CheckpointManager Manager, IReadOnlyList<CheckpointReference> Retained)> listed,
+        List<long> damaged,
+        CancellationToken cancellationToken)
+    {
+        if (listed.Count == 0)
+        {
+            return null;
+        }
+
+        IEnumerable<long> common = listed.Select(l => l.Retained.Select(r => r.Step)).Aggregate((a, b) => a.Intersect(b));
+        foreach (long step in common.Distinct().OrderDescending().ToList())
+        {
+            bool sound = true;
+            foreach ((CheckpointManager manager, IReadOnlyList<CheckpointReference> retained) in listed)
+            {
+                if (!await VerifiesAsync(manager, retained.Where(r => r.Step == step), cancellationToken).ConfigureAwait(false))
+                {
+                    sound = false;
+                    break;
+                }
+            }
+
+            if (sound)
+            {
+                return step;
+            }
+
+            damaged.Add(step);
+        }
+
+        return null;
+    }
+
+    private static async Task<bool> VerifiesAsync(CheckpointManager manager, IEnumerable<CheckpointReference> checkpoints, CancellationToken cancellationToken)
+    {
+        foreach (CheckpointReference checkpoint in checkpoints)
+        {
+            try
+            {
+                await manager.VerifyAsync(checkpoint, cancellationToken).ConfigureAwait(false);
+                return true;
+            }
+            catch (CheckpointCorruptedException)
+            {
+                // A checkpoint saved twice at one step (a final save after a periodic one) may have a sound copy.
+            }
+        }
+
+        return false;
     }
 
     private sealed record Resume(long? Step, bool AnyCheckpoint, string Steps, string Basis);

@@ -20,7 +20,9 @@ public sealed partial class JobProgress : SessionRunHook
     public static readonly TimeSpan RateWindow = TimeSpan.FromSeconds(10);
 
     private static readonly TimeSpan SampleSpacing = TimeSpan.FromMilliseconds(100);
-    private static readonly TimeSpan ListTimeout = TimeSpan.FromSeconds(30);
+    // Listing the chains and reading the candidate checkpoints back, when the final one did not commit: past it, the
+    // verdict says what this process saw committed.
+    private static readonly TimeSpan FindResumeTimeout = TimeSpan.FromMinutes(2);
 
     private readonly Lock _gate = new();
     private readonly TimeProvider _time;

@@ -3,11 +3,13 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using InputPipeline.Checkpointing.Pipeline;
+using InputPipeline.Checkpointing.Samples;
 
 namespace SpotTorch;
 
-/// <summary>The data directory is unusable: not written by this sample, written for another seed, or damaged.</summary>
-internal sealed class DataDirectoryException(string message) : Exception(message);
+/// <summary>The data directory is unusable: not written by this sample, written for another seed, damaged, or not writable (exit code 3).</summary>
+internal sealed class DataDirectoryException(string message, Exception? innerException = null)
+    : JobFailureException(JobExitCodes.UnusableData, message, innerException);
 
 /// <summary>
 /// A seeded synthetic classification task stored as record files: <see cref="Classes"/> classes, each a cluster around
@@ -43,17 +45,24 @@ internal static class SyntheticData
     }
 
     /// <summary>Returns the input files, generating them first when the directory does not exist.</summary>
-    /// <exception cref="DataDirectoryException">The directory exists but does not hold this seed's complete data.</exception>
+    /// <exception cref="DataDirectoryException">The directory exists but does not hold this seed's complete data, or cannot be read or written.</exception>
     public static IReadOnlyList<string> EnsureGenerated(string dataDir, int seed)
     {
         string full = Path.GetFullPath(dataDir);
-        RemoveStaleTempFolders(full);
-        if (!Directory.Exists(full))
+        try
         {
-            Generate(full, seed);
-        }
+            RemoveStaleTempFolders(full);
+            if (!Directory.Exists(full))
+            {
+                Generate(full, seed);
+            }
 
-        return Verify(full, seed);
+            return Verify(full, seed);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new DataDirectoryException($"Training:DataDir '{full}' cannot be used: {ex.Message} Choose a directory this job can read and write.", ex);
+        }
     }
 
     private static void Generate(string full, int seed)

@@ -38,9 +38,7 @@ public sealed partial class TorchCheckpointing : IAsyncDisposable
     public const string ModelPartName = "model";
 
     /// <summary>The model chain of a single worker: <c>model</c>, with the state file <c>checkpoint</c>, as the estimator names it.</summary>
-    public const string ModelChain = "model";
-
-    private const string ModelStateFileKey = "checkpoint";
+    public const string ModelChain = CheckpointKeyLayout.ModelChain;
 
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
@@ -66,17 +64,16 @@ public sealed partial class TorchCheckpointing : IAsyncDisposable
         State = state;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = _loggerFactory.CreateLogger<TorchCheckpointing>();
-        string modelChain = chainOptions.NumWorkerReplicas > 1
-            ? string.Create(CultureInfo.InvariantCulture, $"{ModelChain}_{chainOptions.TaskType}_{chainOptions.TaskId}")
-            : ModelChain;
+        CheckpointKeyLayout modelLayout = CheckpointKeyLayout.ForModel(chainOptions.NumWorkerReplicas, chainOptions.TaskType, chainOptions.TaskId);
         ModelCheckpoints = new CheckpointManager(
             store,
             new CheckpointManagerOptions
             {
-                Chain = modelChain,
-                StateFileKey = chainOptions.NumWorkerReplicas > 1 ? "checkpoint_" + modelChain : ModelStateFileKey,
+                Chain = modelLayout.Chain,
+                StateFileKey = modelLayout.StateFileKey,
                 KeepMax = chainOptions.KeepMax,
                 OrphanGracePeriod = chainOptions.OrphanGracePeriod,
+                Ownership = chainOptions.Ownership,
             },
             _loggerFactory.CreateLogger<CheckpointManager>(),
             timeProvider,
@@ -112,7 +109,8 @@ public sealed partial class TorchCheckpointing : IAsyncDisposable
     public long? ResumeStep { get; private set; }
 
     /// <summary>
-    /// Resumes: finds the newest step at which both the model chain and the input chain have a retained checkpoint that
+    /// Resumes: claims both chains (<see cref="CheckpointManager.ClaimAsync"/>, as the options'
+    /// <see cref="CheckpointInputPipelineHookOptions.Ownership"/> says), finds the newest step at which both the model chain and the input chain have a retained checkpoint that
     /// verifies (every part read, lengths and checksums checked), and restores the training state there. A damaged
     /// checkpoint on either side moves the resume step back to the previous step both chains have. Start the session at
     /// the step returned; its first step restores the iterators there (and the training state once more: the model
@@ -122,10 +120,15 @@ public sealed partial class TorchCheckpointing : IAsyncDisposable
     /// <returns>The step to start the session at: 0 when neither chain has a checkpoint (a fresh start, nothing restored).</returns>
     /// <exception cref="CheckpointNotFoundException">A chain has checkpoints, but no step has a sound checkpoint in both; the message lists each chain's steps.</exception>
     /// <exception cref="CheckpointMismatchException">The saved training state does not fit <see cref="State"/> (see <see cref="TorchTrainingState.RestoreStateAsync"/>); older checkpoints would not fit either.</exception>
-    /// <exception cref="CheckpointStoreException">The store is unreachable or refused a read.</exception>
+    /// <exception cref="CheckpointOwnershipLostException">Another writer claimed a chain first and this writer's claim lost it.</exception>
+    /// <exception cref="CheckpointStoreException">The store is unreachable or refused a read or the claim's write.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async Task<long> ResumeAsync(CancellationToken cancellationToken = default)
     {
+        // Claim both chains first (as the options' Ownership says), so that an older copy of the job still running stops
+        // at its next commit, and the resume step is chosen from exactly what was claimed.
+        await ModelCheckpoints.ClaimAsync(cancellationToken).ConfigureAwait(false);
+        await InputHook.Manager.ClaimAsync(cancellationToken).ConfigureAwait(false);
         IReadOnlyList<CheckpointReference> models = await ModelCheckpoints.ListCheckpointsAsync(cancellationToken).ConfigureAwait(false);
         IReadOnlyList<CheckpointReference> inputs = await InputHook.Manager.ListCheckpointsAsync(cancellationToken).ConfigureAwait(false);
         if (models.Count == 0 && inputs.Count == 0)
@@ -187,6 +190,7 @@ public sealed partial class TorchCheckpointing : IAsyncDisposable
         SaveInBackground = options.SaveInBackground,
         OnSaveFailure = options.OnSaveFailure,
         OrphanGracePeriod = options.OrphanGracePeriod,
+        Ownership = options.Ownership,
 
         // Both chains restore at the step the session starts at, the one ResumeAsync found.
         RestoreMode = InputRestoreMode.AtGlobalStep,

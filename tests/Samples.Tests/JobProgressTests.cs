@@ -88,6 +88,39 @@ public sealed class JobProgressTests
     }
 
     [Fact]
+    public async Task ACommonStepThatDoesNotVerify_IsPassedOver_TheResumeStepIsTheNewestSoundOne()
+    {
+        var memory = new InMemoryInputStateStore(_time);
+        var store = new FaultInjectingInputStateStore(memory);
+        await using var model = Hook(store, saveSteps: 5, chain: "model");
+        await using var input = Hook(store, saveSteps: 5);
+        var progress = new JobProgress(targetStep: 12, _time);
+        progress.Watch(model.Manager);
+        progress.Watch(input.Manager);
+        var failAfter10 = new ArmAt(10, () => store.Arm(Fault.Fail.When(c => c.Operation == StoreOperation.Write).Repeatedly()));
+        long reached = await RunAsync([model, input, failAfter10, progress], lastStep: 12);
+
+        // Both chains committed step 10, but the model chain's part there has since been damaged (one byte flipped): a
+        // restart falls back to step 5, so the verdict must say 5, not 10.
+        string part = Assert.Single(memory.Keys, k => k.StartsWith("model.ckpt-10.", StringComparison.Ordinal) && k.EndsWith(".part", StringComparison.Ordinal));
+        byte[] bytes;
+        await using (StoreReadResult read = (await memory.ReadAsync(part))!)
+        {
+            using var copy = new MemoryStream();
+            await read.Content.CopyToAsync(copy);
+            bytes = copy.ToArray();
+        }
+
+        bytes[0] ^= 0x5A;
+        await memory.WriteAsync(part, new MemoryStream(bytes), WriteCondition.None);
+        JobResult result = await progress.FinishAsync(reached, stopReason: null);
+
+        Assert.Equal(10, progress.CommittedEverywhere()); // what this process saw committed
+        Assert.Equal(JobExitCodes.FinalCheckpointNotCommitted, result.ExitCode);
+        Assert.EndsWith("A restart resumes from step 5 and repeats 7 steps (the checkpoints at step 10 do not verify).", result.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ChainsWithNoCommonStep_CannotResume_AndTheMessageListsTheirSteps()
     {
         var store = new FaultInjectingInputStateStore(new InMemoryInputStateStore(_time));

@@ -67,10 +67,13 @@ internal sealed class SampleProcess : IDisposable
         typeof(SampleProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
 
     public static string SampleDll(string sample) =>
-        Path.Combine(RepositoryPaths.Root, sample == FaultHost ? "tests" : "samples", sample, "bin", Configuration, "net10.0", sample + ".dll");
+        Path.Combine(RepositoryPaths.Root, sample is FaultHost or TorchFaultHost ? "tests" : "samples", sample, "bin", Configuration, "net10.0", sample + ".dll");
 
-    /// <summary>SpotTraining with the test-only <c>FaultInjecting</c> store provider (tests/SpotTrainingFaultHost).</summary>
+    /// <summary>SpotTraining with the test-only <c>FaultInjecting</c> store provider (tests/SpotTrainingFaultHost, tests/SampleFaults).</summary>
     public const string FaultHost = "SpotTrainingFaultHost";
+
+    /// <summary>SpotTorch with the test-only <c>FaultInjecting</c> store provider (tests/SpotTorchFaultHost, tests/SampleFaults).</summary>
+    public const string TorchFaultHost = "SpotTorchFaultHost";
 
     public static SampleProcess Start(string sample, string workingDirectory, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null) =>
         StartCommand(["dotnet", SampleDll(sample), .. arguments], workingDirectory, environment);

@@ -8,6 +8,7 @@ namespace InputPipeline.Checkpointing.Samples.Tests;
 /// steps and during saves, stopped by SIGTERM and restarted, every step logs the loss bits of the uninterrupted (Local)
 /// run and the final parameters hash the same. Each emulator is started on a free loopback port and stopped at the end.
 /// </summary>
+[Collection(SpotTorchTestGroup.Name)]
 public sealed class SpotTorchOnEmulatorsTests : IClassFixture<SpotTorchReference>, IDisposable
 {
     private readonly SpotTorchReference _reference;

@@ -36,6 +36,7 @@ public sealed class SpotTorchReference : IAsyncLifetime, IDisposable
 /// as the uninterrupted run, misses no step, and replays none after SIGTERM; a damaged model checkpoint moves the resume
 /// point back to the previous step where both chains verify.
 /// </summary>
+[Collection(SpotTorchTestGroup.Name)]
 public sealed partial class SpotTorchTests : IClassFixture<SpotTorchReference>, IDisposable
 {
     internal static readonly TimeSpan RunTimeout = TimeSpan.FromMinutes(3);

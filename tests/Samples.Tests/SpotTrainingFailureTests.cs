@@ -119,7 +119,7 @@ public sealed class SpotTrainingFailureTests : IDisposable
 
         Assert.True(run.ExitCode == JobExitCodes.Unexpected, run.ToString());
         Assert.Contains("Unexpected error (a bug; please report it): System.InvalidOperationException: An injected bug at step 5.", run.StandardError, StringComparison.Ordinal);
-        Assert.Contains("   at SpotTrainingFaultHost.FaultInjectionHook.AfterRunAsync", run.StandardError, StringComparison.Ordinal);
+        Assert.Contains("   at InputPipeline.Checkpointing.Samples.Faults.FaultInjectionHook.AfterRunAsync", run.StandardError, StringComparison.Ordinal);
     }
 
     private static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);

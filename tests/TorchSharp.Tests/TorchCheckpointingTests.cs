@@ -123,6 +123,71 @@ public sealed class TorchCheckpointingTests
     }
 
     [Fact]
+    public async Task AReplacementJob_ClaimsBothChains_AndTheOldJobStopsAtItsNextSaveWithoutCommittingIt()
+    {
+        var store = new InMemoryInputStateStore();
+        var options = new CheckpointInputPipelineHookOptions { SaveSteps = 10, SaveInBackground = false };
+        TorchTrainingState old = TestJob.NewState();
+        await using var oldJob = new TorchCheckpointing(store, options, old);
+        var session = new TrainingSession(await oldJob.ResumeAsync());
+        await using ICheckpointableIterator<TensorBatch> batches = TestJob.Batches();
+        session.Iterators.Add("batches", batches);
+        await using var replacement = new TorchCheckpointing(store, options, TestJob.NewState());
+        long? replacementResumedAt = null;
+
+        CheckpointOwnershipLostException lost = await Assert.ThrowsAsync<CheckpointOwnershipLostException>(() => new MonitoredTrainingSession(session, oldJob.Hooks).RunAsync(
+            async (context, ct) =>
+            {
+                if (context.GlobalStep == 12)
+                {
+                    replacementResumedAt = await replacement.ResumeAsync(ct); // the replacement VM starts while the old one runs
+                }
+
+                Assert.True(await batches.MoveNextAsync(ct));
+                TestJob.Step(old, batches.Current);
+                return true;
+            },
+            30));
+
+        Assert.Equal(10, replacementResumedAt);
+        Assert.Equal("model", lost.Chain); // the model chain's hook runs first, so it is the first to find its chain taken
+        Assert.Equal([10, 0], (await replacement.ModelCheckpoints.ListCheckpointsAsync()).Select(c => c.Step));
+        Assert.Equal([10, 0], (await replacement.InputHook.Manager.ListCheckpointsAsync()).Select(c => c.Step));
+        Assert.True(replacement.ModelCheckpoints.OwnerEpoch > oldJob.ModelCheckpoints.OwnerEpoch);
+    }
+
+    [Fact]
+    public async Task WithFirstWriterWins_ASecondCopyClaimsNothing_AndTheRunningJobGoesOnCommitting()
+    {
+        var store = new InMemoryInputStateStore();
+        var options = new CheckpointInputPipelineHookOptions { SaveSteps = 10, SaveInBackground = false, Ownership = OwnershipPolicy.FirstWriterWins };
+        TorchTrainingState first = TestJob.NewState();
+        await using var firstJob = new TorchCheckpointing(store, options, first);
+        var session = new TrainingSession(await firstJob.ResumeAsync());
+        await using ICheckpointableIterator<TensorBatch> batches = TestJob.Batches();
+        session.Iterators.Add("batches", batches);
+        await using var second = new TorchCheckpointing(store, options, TestJob.NewState());
+
+        long reached = await new MonitoredTrainingSession(session, firstJob.Hooks).RunAsync(
+            async (context, ct) =>
+            {
+                if (context.GlobalStep == 12)
+                {
+                    Assert.Equal(10, await second.ResumeAsync(ct));
+                }
+
+                Assert.True(await batches.MoveNextAsync(ct));
+                TestJob.Step(first, batches.Current);
+                return true;
+            },
+            30);
+
+        Assert.Equal(30, reached);
+        Assert.Equal(30, (await firstJob.ModelCheckpoints.ListCheckpointsAsync())[0].Step);
+        Assert.Equal(30, (await firstJob.InputHook.Manager.ListCheckpointsAsync())[0].Step);
+    }
+
+    [Fact]
     public async Task TrainingWithoutResumeAsync_IsRefusedAtTheFirstStep()
     {
         await using var checkpoints = new TorchCheckpointing(new InMemoryInputStateStore(), new CheckpointInputPipelineHookOptions { SaveSteps = 10 }, TestJob.NewState());
