@@ -43,6 +43,7 @@ public sealed partial class TorchCheckpointing : IAsyncDisposable
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly ModelChainHook _modelHook;
+    private readonly AlignedRetention _alignedRetention;
     private int _disposed;
 
     /// <summary>Creates the checkpointing of <paramref name="state"/> and of the session's iterators in <paramref name="store"/>.</summary>
@@ -87,6 +88,9 @@ public sealed partial class TorchCheckpointing : IAsyncDisposable
             state,
             this);
         Hooks = [_modelHook, InputHook];
+
+        // Retention never drops the newest step both chains committed, so failed saves on one chain leave a resume point.
+        _alignedRetention = new AlignedRetention(ModelCheckpoints, InputHook.Manager);
     }
 
     /// <summary>Gets the training state saved as the model chain.</summary>
@@ -156,6 +160,7 @@ public sealed partial class TorchCheckpointing : IAsyncDisposable
             }
 
             Log.Resuming(_logger, input.Step, ModelCheckpoints.Chain, InputHook.Chain);
+            _alignedRetention.MarkCommon(input.Step);
             ResumeStep = input.Step;
             return input.Step;
         }
@@ -174,6 +179,7 @@ public sealed partial class TorchCheckpointing : IAsyncDisposable
             return;
         }
 
+        _alignedRetention.Dispose();
         await _modelHook.DisposeAsync().ConfigureAwait(false);
         await InputHook.DisposeAsync().ConfigureAwait(false);
         ModelCheckpoints.Dispose();
