@@ -23,6 +23,24 @@ fi
 echo "== restore and build ($configuration)"
 dotnet build Sdk.sln -c "$configuration" -warnaserror -nologo -v minimal
 
+echo "== package: dotnet pack, then the ckpt tool installed from its nupkg and run on a chain"
+# A packaging break (a missing dependency, a tool that does not start) fails here, as it would for a user.
+pack_dir="$results_dir/packages"
+version=$(dotnet msbuild src/Cli -getProperty:Version -p:Configuration="$configuration")
+dotnet pack Sdk.sln -c "$configuration" --no-build -nologo -v quiet -o "$pack_dir"
+for package in Abstractions AzureBlob Cli Gcs HealthChecks Local Pipeline Preemption S3 Testing TorchSharp; do
+  test -f "$pack_dir/InputPipeline.Checkpointing.$package.$version.nupkg" || { echo "FAILED: no package InputPipeline.Checkpointing.$package $version" >&2; exit 1; }
+done
+test -f "$pack_dir/InputPipeline.Checkpointing.$version.nupkg" && test -f "$pack_dir/InputPipeline.Checkpointing.$version.snupkg"
+NUGET_PACKAGES="$results_dir/nuget-cache" dotnet tool install InputPipeline.Checkpointing.Cli --version "$version" \
+  --tool-path "$results_dir/tool" --add-source "$pack_dir" >/dev/null
+dotnet "samples/SpotTraining/bin/$configuration/net10.0/SpotTraining.dll" --Training:Steps=30 --Training:StepDelayMs=0 \
+  --Training:DataDir="$results_dir/chain-data" --InputPipelineCheckpointing:Local:Path="$results_dir/chain" \
+  --Progress:Mode=Off >/dev/null 2>&1
+"$results_dir/tool/ckpt" list "$results_dir/chain" | tee "$results_dir/ckpt-list.txt"
+grep -Eq "^ +30 .*latest$" "$results_dir/ckpt-list.txt" || { echo "FAILED: the installed ckpt did not list step 30 of the chain" >&2; exit 1; }
+"$results_dir/tool/ckpt" verify "$results_dir/chain" --all
+
 echo "== test"
 start=$(date +%s)
 set +e
