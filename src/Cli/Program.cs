@@ -1,9 +1,10 @@
 // The ckpt executable: list, show, verify, prune, gc and copy checkpoints in any supported store.
 using InputPipeline.Checkpointing.Cli;
+using InputPipeline.Checkpointing.Cli.Internal;
 
 return await CliApp.RunAsync(args, new CliSettings
 {
-    Output = Console.Out,
+    Output = RedirectedOutput.CreateWriter(),
     Error = Console.Error,
     ShowProgress = !Console.IsOutputRedirected,
     HandleTerminationSignals = true,

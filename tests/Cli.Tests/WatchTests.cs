@@ -97,6 +97,25 @@ public sealed class WatchTests : IDisposable
         Assert.Equal(string.Empty, result.Error);
     }
 
+    [Fact]
+    public async Task The_executable_stops_watching_cleanly_when_the_reader_of_its_output_goes_away()
+    {
+        // `ckpt list --watch | head -n 3`: once head has its lines and exits, the watch must end (exit 0, nothing on
+        // stderr) rather than refresh forever into a closed pipe. pipefail makes the pipeline's status ckpt's.
+        string path = _temp.Combine("job");
+        await TestCheckpoints.CreateJobAsync(new LocalInputStateStore(path));
+        Assert.True(File.Exists(CkptProcess.ToolDll), $"{CkptProcess.ToolDll} is missing: build src/Cli (the test project's build does).");
+
+        CliResult result = await CkptProcess.RunCommandAsync(
+            ["bash", "-c", "set -o pipefail; dotnet \"$0\" list \"$1\" --watch --interval 100ms | head -n 3", CkptProcess.ToolDll, path],
+            timeout: TimeSpan.FromSeconds(60));
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.StartsWith("--- ", result.Output, StringComparison.Ordinal);
+        Assert.Contains(path + " (Local)", result.Output, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, result.Error);
+    }
+
     private async Task<CliResult> RunAsync(string[] args, LockedWriter output, CancellationToken cancellationToken = default)
     {
         var error = new StringWriter();

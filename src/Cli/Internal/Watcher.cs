@@ -7,7 +7,8 @@ namespace InputPipeline.Checkpointing.Cli.Internal;
 /// <summary>
 /// <c>--watch</c>, <c>--interval</c> and <c>--count</c> of <c>ckpt list</c> and <c>ckpt show</c>: the command's output
 /// redrawn in place on a terminal (Spectre.Console's live display), or appended with a header line per refresh when
-/// redirected, until Ctrl+C (a clean end, exit 0) or <c>--count</c> refreshes.
+/// redirected, until Ctrl+C (a clean end, exit 0), <c>--count</c> refreshes, or, redirected, until the reader of the
+/// output has gone (a clean end too).
 /// </summary>
 internal sealed class Watcher
 {
@@ -106,7 +107,9 @@ internal sealed class Watcher
 
             await context.Out.WriteAsync(text).ConfigureAwait(false);
             await context.Out.FlushAsync(cancellationToken).ConfigureAwait(false);
-            if (refresh == count || !await WaitAsync(interval, time, cancellationToken).ConfigureAwait(false))
+
+            // Nothing reads the output any more (`ckpt list --watch | head`): the watch ends cleanly, as on Ctrl+C.
+            if (refresh == count || RedirectedOutput.IsReaderClosed(context.Out) || !await WaitAsync(interval, time, cancellationToken).ConfigureAwait(false))
             {
                 return CliExitCodes.Success;
             }
