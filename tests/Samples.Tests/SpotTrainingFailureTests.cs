@@ -41,46 +41,31 @@ public sealed class SpotTrainingFailureTests : IDisposable
         Assert.Contains("   at ", run.StandardError, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task AnUnreachableStore_IsOneLineNamingTheStoreAndWhatToDo_ExitCode4()
+    [Theory]
+    [InlineData("--InputPipelineCheckpointing:Provider=S3", "--InputPipelineCheckpointing:S3:Bucket=spot-training")]
+
+    // appsettings.json leaves Provider at its default, so Store=s3://… alone picks the S3 store (unreachable here, which
+    // proves it was chosen) instead of failing as a conflict with Provider=Local.
+    [InlineData("--InputPipelineCheckpointing:Store=s3://spot-training/run-42")]
+    public async Task AnUnreachableStore_IsOneLineNamingTheStoreAndWhatToDo_ExitCode4(params string[] chooseStore)
     {
         int closedPort = FreePort.Get();
         var environment = new Dictionary<string, string> { ["AWS_ACCESS_KEY_ID"] = "test", ["AWS_SECRET_ACCESS_KEY"] = "test", ["AWS_EC2_METADATA_DISABLED"] = "true" };
         string[] args = SpotTrainingTests.Arguments(
             _dir.Path, 10, 0, string.Empty, 10,
-            "--InputPipelineCheckpointing:Provider=S3",
-            "--InputPipelineCheckpointing:S3:Bucket=spot-training",
-            "--InputPipelineCheckpointing:S3:Region=us-east-1",
-            "--InputPipelineCheckpointing:S3:ForcePathStyle=true",
-            $"--InputPipelineCheckpointing:S3:ServiceUrl=http://127.0.0.1:{closedPort}");
-
-        SampleRun run = await SampleProcess.RunToEndAsync("SpotTraining", _dir.Path, args, RunTimeout, environment);
-
-        Assert.True(run.ExitCode == JobExitCodes.CheckpointFailure, run.ToString());
-        Assert.StartsWith("The S3 store cannot be used: S3 store, key \"", run.LastErrorLine, StringComparison.Ordinal);
-        Assert.Contains("Check the InputPipelineCheckpointing:S3 settings, the credentials and the network, then restart", run.LastErrorLine, StringComparison.Ordinal);
-        run.AssertNoStackTrace();
-    }
-
-    [Fact]
-    public async Task AStoreUriAlone_ChoosesItsProvider()
-    {
-        // appsettings.json leaves Provider at its default, so Store=s3://… alone picks the S3 store (here unreachable,
-        // which proves it was chosen) instead of failing as a conflict with Provider=Local.
-        int closedPort = FreePort.Get();
-        var environment = new Dictionary<string, string> { ["AWS_ACCESS_KEY_ID"] = "test", ["AWS_SECRET_ACCESS_KEY"] = "test", ["AWS_EC2_METADATA_DISABLED"] = "true" };
-        string[] args = SpotTrainingTests.Arguments(
-            _dir.Path, 10, 0, string.Empty, 10,
-            "--InputPipelineCheckpointing:Store=s3://spot-training/run-42",
-            "--InputPipelineCheckpointing:S3:Region=us-east-1",
-            "--InputPipelineCheckpointing:S3:ForcePathStyle=true",
-            $"--InputPipelineCheckpointing:S3:ServiceUrl=http://127.0.0.1:{closedPort}");
+            [
+                .. chooseStore,
+                "--InputPipelineCheckpointing:S3:Region=us-east-1",
+                "--InputPipelineCheckpointing:S3:ForcePathStyle=true",
+                $"--InputPipelineCheckpointing:S3:ServiceUrl=http://127.0.0.1:{closedPort}",
+            ]);
 
         SampleRun run = await SampleProcess.RunToEndAsync("SpotTraining", _dir.Path, args, RunTimeout, environment);
 
         Assert.True(run.ExitCode == JobExitCodes.CheckpointFailure, run.ToString());
         Assert.StartsWith("The S3 store cannot be used: S3 store, key \"", run.LastErrorLine, StringComparison.Ordinal);
         Assert.Contains("in bucket \"spot-training\"", run.LastErrorLine, StringComparison.Ordinal);
+        Assert.Contains("Check the InputPipelineCheckpointing:S3 settings, the credentials and the network, then restart", run.LastErrorLine, StringComparison.Ordinal);
         run.AssertNoStackTrace();
     }
 
